@@ -1,0 +1,48 @@
+// The contract between a source (directory, Kubernetes) and the rest of the pipeline.
+// Sources know nothing of Envoy: they only report the ConfigMaps and Secrets they see.
+
+export interface ObjectMeta {
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** Where the object came from, for error messages: a file path (with document index) or "kubernetes". */
+  origin: string;
+}
+
+export interface ConfigMapObject extends ObjectMeta {
+  kind: 'ConfigMap';
+  data: Readonly<Record<string, string>>;
+}
+
+export interface SecretObject extends ObjectMeta {
+  kind: 'Secret';
+  /** The Secret's `type`, e.g. "Opaque" or "kubernetes.io/tls". */
+  type: string;
+  /** Decoded values (`data` base64-decoded, merged with `stringData`). */
+  data: Readonly<Record<string, Uint8Array>>;
+}
+
+export type SourceObject = ConfigMapObject | SecretObject;
+
+/** A problem that kept a source from reading some input; that input's last good objects stay. */
+export interface SourceProblem {
+  /** The file (or API object) that could not be read. */
+  origin: string;
+  message: string;
+}
+
+export interface SourceState {
+  /** Every object currently known, keyed by objectKey(). */
+  objects: ReadonlyMap<string, SourceObject>;
+  problems: readonly SourceProblem[];
+}
+
+export interface Source {
+  /** Reads everything once, calls onChange with the first complete state, then keeps watching. */
+  start(onChange: (state: SourceState) => void): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function objectKey(o: Pick<SourceObject, 'kind' | 'namespace' | 'name'>): string {
+  return `${o.kind}/${o.namespace}/${o.name}`;
+}
