@@ -1,0 +1,39 @@
+// A snapshot is everything one node group is served: per type, the resources and a content-hash version.
+import { contentHash, type EncodedResource } from './encode.ts';
+import { PUSH_ORDER, type TypeUrl } from '../xds/type-urls.ts';
+
+export interface TypeResources {
+  version: string;
+  resources: ReadonlyMap<string, EncodedResource>;
+}
+
+export interface Snapshot {
+  /** Hash of every type's version: equal snapshots have equal versions, across restarts and replicas. */
+  version: string;
+  types: Readonly<Record<TypeUrl, TypeResources>>;
+  /** The inputs it was built from (e.g. "ConfigMap shop/orders"), for logs and status. */
+  origins: readonly string[];
+}
+
+/** The version of a set of resources: a hash over their sorted names and content hashes. */
+export function resourcesVersion(resources: Iterable<EncodedResource>): string {
+  const lines = [...resources].map((r) => `${r.name}\u0000${r.hash}`).sort();
+  return contentHash(lines.join('\n'));
+}
+
+export function buildSnapshot(resources: readonly EncodedResource[], origins: readonly string[]): Snapshot {
+  const byType = {} as Record<TypeUrl, TypeResources>;
+  for (const type of PUSH_ORDER) {
+    const map = new Map<string, EncodedResource>();
+    for (const r of resources) if (r.type === type) map.set(r.name, r);
+    const sorted = new Map([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+    byType[type] = { version: resourcesVersion(sorted.values()), resources: sorted };
+  }
+  return {
+    version: contentHash(PUSH_ORDER.map((t) => byType[t].version).join(',')),
+    types: byType,
+    origins: [...origins].sort(),
+  };
+}
+
+export const EMPTY_SNAPSHOT: Snapshot = buildSnapshot([], []);

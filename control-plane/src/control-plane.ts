@@ -1,0 +1,124 @@
+// The pipeline, wired: source → model → translate → cache → server, plus observe.
+import os from 'node:os';
+import { consistencyProblems } from './cache/consistency.ts';
+import { encodeResource } from './cache/encode.ts';
+import { SnapshotCache } from './cache/snapshot-cache.ts';
+import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
+import { formatConfigError } from './model/errors.ts';
+import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
+import type { AmbassadorConfig } from './model/schema.ts';
+import { startHttpServer } from './observe/http.ts';
+import type { Logger } from './observe/log.ts';
+import { Metrics } from './observe/metrics.ts';
+import { xdsObserver } from './observe/xds-observer.ts';
+import { startXdsServer, type XdsServer } from './server/grpc-server.ts';
+import type { Source, SourceState } from './sources/types.ts';
+import { translateAmbassador } from './translate/ambassador.ts';
+import { xdsRoot } from './xds/protos.ts';
+import type protobuf from 'protobufjs';
+
+export interface ControlPlaneOptions {
+  source: Source;
+  logger: Logger;
+  bindAddress: string;
+  xdsPort: number;
+  httpPort: number;
+}
+
+export interface RunningControlPlane {
+  xdsPort: number;
+  httpPort: number;
+  cache: SnapshotCache;
+  stop(): Promise<void>;
+}
+
+export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
+  const log = o.logger;
+  const metrics = new Metrics();
+  const cache = new SnapshotCache();
+  const root = await xdsRoot();
+  const builder = new ModelBuilder();
+  const built = new Map<string, { config: AmbassadorConfig; snapshot: Snapshot }>();
+  let reported = new Set<string>();
+  let status: { errors: string[]; sourceProblems: string[] } = { errors: [], sourceProblems: [] };
+  let xds: XdsServer | undefined;
+
+  const onChange = (state: SourceState) => {
+    const started = performance.now();
+    const model = builder.build(state);
+    for (const [key, m] of model.ambassadors) {
+      const snapshot = snapshotFor(key, m);
+      if (snapshot) cache.set(key, snapshot);
+    }
+    for (const key of cache.groupNames()) {
+      if (!model.ambassadors.has(key)) {
+        built.delete(key);
+        cache.set(key, EMPTY_SNAPSHOT);
+      }
+    }
+    const errors = model.errors.map(formatConfigError);
+    const current = new Set(errors);
+    for (const e of errors) if (!reported.has(e)) log.warn({ config_error: e }, `config rejected, its last good version stays served: ${e}`);
+    reported = current;
+    status = { errors, sourceProblems: state.problems.map((p) => `${p.origin}: ${p.message}`) };
+    metrics.configErrors.set(errors.length + state.problems.length);
+    metrics.groups.set(model.ambassadors.size);
+    metrics.buildSeconds.observe((performance.now() - started) / 1000);
+    if (!cache.isSynced()) {
+      cache.markSynced();
+      xds?.setServing(true);
+      log.info({ groups: [...model.ambassadors.keys()] }, 'sources synced; serving');
+    }
+  };
+
+  const snapshotFor = (key: string, m: AmbassadorModel): Snapshot | undefined => {
+    const previous = built.get(key);
+    if (previous?.config === m.config) return previous.snapshot;
+    let snapshot: Snapshot;
+    try {
+      snapshot = buildSnapshot(translateAmbassador(m.group, m.config).map((r) => encodeResource(root as protobuf.Root, r)), [`ConfigMap ${m.configMap}`]);
+    } catch (e) {
+      log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
+      return undefined;
+    }
+    const problems = consistencyProblems(snapshot);
+    if (problems.length > 0) {
+      log.error({ group: key, problems }, 'inconsistent snapshot (a bug): the group keeps its previous snapshot');
+      return undefined;
+    }
+    built.set(key, { config: m.config, snapshot });
+    metrics.snapshots.inc();
+    log.info({ group: key, version: snapshot.version, from: snapshot.origins }, 'snapshot built');
+    return snapshot;
+  };
+
+  xds = await startXdsServer({
+    root,
+    cache,
+    observer: xdsObserver(log, metrics),
+    controlPlaneId: `xds-ambassador@${os.hostname()}`,
+    address: o.bindAddress,
+    port: o.xdsPort,
+  });
+  const http = await startHttpServer({
+    address: o.bindAddress,
+    port: o.httpPort,
+    metrics,
+    endpoints: {
+      ready: () => cache.isSynced(),
+      status: () => ({ ready: cache.isSynced(), groups: cache.status(), ...status }),
+    },
+  });
+  log.info({ xds_port: xds.port, http_port: http.port }, 'listening');
+  await o.source.start(onChange);
+
+  return {
+    xdsPort: xds.port,
+    httpPort: http.port,
+    cache,
+    async stop() {
+      await o.source.stop();
+      await Promise.all([xds?.stop(), http.close()]);
+    },
+  };
+}

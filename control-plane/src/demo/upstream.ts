@@ -1,0 +1,161 @@
+// A demo / test HTTP upstream. Every normal answer is 200 JSON naming the upstream and echoing the
+// request, so a caller (a test, the demo) can tell which upstream answered and which headers
+// arrived there:
+//   {"upstream": "v1", "path": "/x?y=1", "method": "GET", "headers": {"x-canary": "1", ...}}
+// Failures and latency can be injected with setBehaviour().
+import { createServer } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface UpstreamRequest {
+  method: string;
+  /** Path with query string, as received. */
+  path: string;
+  /** Header names lowercased; repeated headers joined as Node does. */
+  headers: Record<string, string>;
+  /** The request body as UTF-8 text. */
+  body: string;
+  /** The status this upstream answered with. */
+  status: number;
+}
+
+export interface UpstreamBehaviour {
+  /** The next N requests answer `failStatus`. */
+  failNext?: number;
+  /** Status for injected failures. Default 503. */
+  failStatus?: number;
+  /** Delay before every response, in ms. */
+  delayMs?: number;
+}
+
+export interface StartUpstreamOptions {
+  /** Reported in every answer ("upstream" field). */
+  name: string;
+  /** 0 (default): a free port. */
+  port?: number;
+  /** Only loopback. */
+  host?: '127.0.0.1';
+}
+
+export interface Upstream {
+  readonly name: string;
+  readonly port: number;
+  readonly host: string;
+  /** Every request seen, oldest first (injected failures included). */
+  readonly requests: UpstreamRequest[];
+  /** Changes only the fields given. */
+  setBehaviour(behaviour: UpstreamBehaviour): void;
+  /** Forgets the requests seen and restores normal behaviour. */
+  reset(): void;
+  /** Stops listening and closes every connection, idle keep-alive ones included. */
+  close(): Promise<void>;
+}
+
+const MAX_BODY_BYTES = 1024 * 1024;
+
+function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const [key, value] of Object.entries(headers)) {
+    if (value === undefined) continue;
+    result[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return result;
+}
+
+export async function startUpstream(options: StartUpstreamOptions): Promise<Upstream> {
+  const { name } = options;
+  const host = options.host ?? '127.0.0.1';
+  const requests: UpstreamRequest[] = [];
+  let failNext = 0;
+  let failStatus = 503;
+  let delayMs = 0;
+  const pendingTimers = new Set<NodeJS.Timeout>();
+
+  const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
+    });
+    req.on('end', () => {
+      let status = 200;
+      let payload: Record<string, unknown>;
+      const method = req.method ?? 'GET';
+      const path = req.url ?? '/';
+      const headers = flattenHeaders(req.headers);
+      if (failNext > 0) {
+        failNext -= 1;
+        status = failStatus;
+        payload = { upstream: name, error: 'injected failure', status, path, method };
+      } else {
+        payload = { upstream: name, path, method, headers };
+      }
+      requests.push({ method, path, headers, body: Buffer.concat(chunks).toString('utf8'), status });
+      const text = JSON.stringify(payload);
+      const send = (): void => {
+        if (res.destroyed) return;
+        res.writeHead(status, {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(text),
+          'x-upstream': name,
+        });
+        res.end(text);
+      };
+      if (delayMs > 0) {
+        const timer = setTimeout(() => {
+          pendingTimers.delete(timer);
+          send();
+        }, delayMs);
+        pendingTimers.add(timer);
+      } else {
+        send();
+      }
+    });
+  };
+
+  const server = createServer(handle);
+  // Envoy pools upstream connections and reuses idle ones for a long time. If this server closed
+  // an idle connection first (Node's default is after 5 s), a request Envoy sends on it at that
+  // moment would fail with a reset: keep idle connections open, Envoy decides when to drop them.
+  server.keepAliveTimeout = 10 * 60_000;
+  server.headersTimeout = 60_000;
+  server.requestTimeout = 0;
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host, port: options.port ?? 0 }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+
+  let closing: Promise<void> | undefined;
+  return {
+    name,
+    port,
+    host,
+    requests,
+    setBehaviour(behaviour: UpstreamBehaviour): void {
+      if (behaviour.failNext !== undefined) failNext = behaviour.failNext;
+      if (behaviour.failStatus !== undefined) failStatus = behaviour.failStatus;
+      if (behaviour.delayMs !== undefined) delayMs = behaviour.delayMs;
+    },
+    reset(): void {
+      requests.length = 0;
+      failNext = 0;
+      failStatus = 503;
+      delayMs = 0;
+    },
+    close(): Promise<void> {
+      closing ??= new Promise<void>((resolve, reject) => {
+        for (const timer of pendingTimers) clearTimeout(timer);
+        pendingTimers.clear();
+        server.close((error) => (error ? reject(error) : resolve()));
+        server.closeAllConnections();
+      });
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,54 @@
+// Rules that span fields: references between routes and upstreams, uniqueness, exactly-one-of choices.
+import type { AmbassadorConfig } from './schema.ts';
+
+export interface ConfigProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  const upstreamNames = Object.keys(config.upstreams);
+  const known = upstreamNames.length ? `defined upstreams: ${upstreamNames.join(', ')}` : 'no upstreams are defined';
+  const refer = (path: (string | number)[], name: string) => {
+    if (!(name in config.upstreams)) problems.push({ path, message: `unknown upstream "${name}" (${known}); add it under "upstreams:" or fix the name` });
+  };
+  const names = new Map<string, number>();
+  const ports = new Map<string, number>();
+
+  config.listeners.forEach((l, li) => {
+    const at: (string | number)[] = ['listeners', li];
+    const sameName = names.get(l.name);
+    if (sameName !== undefined) problems.push({ path: [...at, 'name'], message: `duplicate listener name "${l.name}" (also listeners[${sameName}]); give each listener its own name` });
+    names.set(l.name, li);
+    const bind = `${l.address}:${l.port}`;
+    const samePort = ports.get(bind);
+    if (samePort !== undefined) problems.push({ path: [...at, 'port'], message: `port ${l.port} on ${l.address} is already used by listeners[${samePort}]; choose another port` });
+    ports.set(bind, li);
+
+    l.routes.forEach((r, ri) => {
+      const rat = [...at, 'routes', ri];
+      const m = r.match;
+      if ((m.prefix === undefined) === (m.path === undefined)) {
+        problems.push({ path: [...rat, 'match'], message: `expected exactly one of "prefix" (e.g. prefix: /) or "path" (an exact path), found ${m.prefix === undefined ? 'neither' : 'both'}` });
+      }
+      if ((r.upstream === undefined) === (r.split === undefined)) {
+        problems.push({ path: rat, message: `expected exactly one of "upstream: NAME" or "split: [{upstream, weight}, ...]", found ${r.upstream === undefined ? 'neither' : 'both'}` });
+      }
+      if (r.upstream !== undefined) refer([...rat, 'upstream'], r.upstream);
+      if (r.split) {
+        r.split.forEach((s, si) => refer([...rat, 'split', si, 'upstream'], s.upstream));
+        if (r.split.reduce((sum, s) => sum + s.weight, 0) === 0) problems.push({ path: [...rat, 'split'], message: 'expected the split weights to add up to more than 0' });
+        const seen = new Set<string>();
+        r.split.forEach((s, si) => {
+          if (seen.has(s.upstream)) problems.push({ path: [...rat, 'split', si, 'upstream'], message: `upstream "${s.upstream}" appears twice in the split; merge the two weights` });
+          seen.add(s.upstream);
+        });
+      }
+      const b = r.retries?.backoff;
+      if (b?.max !== undefined && b.max < b.base) problems.push({ path: [...rat, 'retries', 'backoff', 'max'], message: `expected max (${b.max}ms) to be at least base (${b.base}ms)` });
+      if (b !== undefined && b.base === 0) problems.push({ path: [...rat, 'retries', 'backoff', 'base'], message: 'expected a base back-off greater than 0' });
+    });
+  });
+  return problems;
+}

@@ -1,0 +1,93 @@
+// One labelled ConfigMap → a validated AmbassadorConfig, or every error found in it.
+import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+import type { z } from 'zod';
+import type { ConfigMapObject } from '../sources/types.ts';
+import { ambassadorConfigSchema, type AmbassadorConfig } from './schema.ts';
+import { checkConfig } from './check-config.ts';
+import { describeValue, formatPath, type ConfigError } from './errors.ts';
+
+export const CONFIG_LABEL = 'xds-ambassador.io/config';
+export const CONFIG_KEY = 'ambassador.yaml';
+
+export type ParseResult = { ok: true; config: AmbassadorConfig } | { ok: false; errors: ConfigError[] };
+
+export function isAmbassadorConfigMap(cm: ConfigMapObject): boolean {
+  return cm.labels[CONFIG_LABEL] === 'true';
+}
+
+export function parseConfigMap(cm: ConfigMapObject): ParseResult {
+  const object = `${cm.namespace}/${cm.name}`;
+  const fail = (path: string, message: string, line?: number): ParseResult =>
+    ({ ok: false, errors: [{ object, key: CONFIG_KEY, path, message, ...(line === undefined ? {} : { line }) }] });
+
+  const text = cm.data[CONFIG_KEY];
+  if (text === undefined) {
+    const keys = Object.keys(cm.data);
+    return fail('', `missing: the ConfigMap is labelled ${CONFIG_LABEL}: "true" but has no data key "${CONFIG_KEY}" (found ${keys.length ? keys.map((k) => `"${k}"`).join(', ') : 'no keys'}); put the ambassador config under data.${CONFIG_KEY}`);
+  }
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  if (doc.errors.length > 0) {
+    return {
+      ok: false,
+      errors: doc.errors.map((e) => ({ object, key: CONFIG_KEY, path: '', line: lines.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split('\n')[0]}` })),
+    };
+  }
+  const input: unknown = doc.toJS();
+  if (input === null || input === undefined) return fail('', `empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")`);
+
+  const parsed = ambassadorConfigSchema.safeParse(input, { reportInput: true, error: explainIssue });
+  if (!parsed.success) {
+    return { ok: false, errors: parsed.error.issues.map((iss) => toConfigError(object, doc, lines, iss.path, issueMessage(iss))) };
+  }
+  const problems = checkConfig(parsed.data);
+  if (problems.length > 0) {
+    return { ok: false, errors: problems.map((p) => toConfigError(object, doc, lines, p.path, p.message)) };
+  }
+  return { ok: true, config: parsed.data };
+}
+
+function toConfigError(object: string, doc: Document, lines: LineCounter, path: readonly PropertyKey[], message: string): ConfigError {
+  const line = lineOf(doc, lines, path);
+  return { object, key: CONFIG_KEY, path: formatPath(path), message, ...(line === undefined ? {} : { line }) };
+}
+
+/** The line of the deepest node that exists along path (the parent, when a field is missing). */
+function lineOf(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): number | undefined {
+  for (let n = path.length; n >= 0; n--) {
+    const node = doc.getIn(path.slice(0, n).map((p) => (typeof p === 'symbol' ? String(p) : p)), true);
+    if (isNode(node) && node.range) return lines.linePos(node.range[0]).line;
+  }
+  return undefined;
+}
+
+type Issue = z.core.$ZodIssue;
+
+/** Adds what was found to a schema's own "expected ..." message. */
+function issueMessage(iss: Issue): string {
+  if (iss.message.startsWith('expected') && !iss.message.includes(', found') && 'input' in iss) {
+    return `${iss.message}, found ${describeValue(iss.input)}`;
+  }
+  return iss.message;
+}
+
+/** Messages for the issues a schema does not word itself. */
+function explainIssue(iss: z.core.$ZodRawIssue): string | undefined {
+  switch (iss.code) {
+    case 'invalid_type':
+      return iss.input === undefined ? `missing required field (expected ${article(iss.expected)})` : `expected ${article(iss.expected)}, found ${describeValue(iss.input)}`;
+    case 'too_small':
+      return iss.origin === 'array' ? `expected at least ${iss.minimum} item${iss.minimum === 1 ? '' : 's'}` : `expected at least ${iss.minimum}, found ${describeValue(iss.input)}`;
+    case 'too_big':
+      return iss.origin === 'array' ? `expected at most ${iss.maximum} items` : `expected at most ${iss.maximum}, found ${describeValue(iss.input)}`;
+    case 'invalid_value':
+      return `expected ${iss.values.map((v) => JSON.stringify(v)).join(' or ')}, found ${describeValue(iss.input)}`;
+    default:
+      return undefined;
+  }
+}
+
+function article(expected: string): string {
+  const names: Record<string, string> = { int: 'an integer', number: 'a number', string: 'a string', object: 'a map', array: 'a list', boolean: 'true or false' };
+  return names[expected] ?? expected;
+}

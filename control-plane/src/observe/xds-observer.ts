@@ -1,0 +1,46 @@
+// Logs and metrics for what the xDS server does.
+import { SHORT_NAME, isTypeUrl } from '../xds/type-urls.ts';
+import type { XdsObserver } from '../server/observer.ts';
+import type { Logger } from './log.ts';
+import type { Metrics } from './metrics.ts';
+
+const short = (t: string) => (isTypeUrl(t) ? SHORT_NAME[t] : t);
+
+export function xdsObserver(log: Logger, metrics: Metrics): XdsObserver {
+  return {
+    streamOpened(s) {
+      metrics.streams.inc();
+      log.info({ stream: s.streamId, node: s.node.id, group: s.group, envoy: s.node.userAgent }, 'ADS stream opened');
+    },
+    streamClosed(s, reason) {
+      metrics.streams.dec();
+      log.info({ stream: s.streamId, node: s.node.id, group: s.group, reason }, 'ADS stream closed');
+    },
+    streamRejected(nodeId, message) {
+      log.warn({ node: nodeId }, `ADS stream refused: ${message}`);
+    },
+    responseSent(s, type, version, resources) {
+      metrics.responses.inc({ type: short(type) });
+      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version, resources }, 'sent');
+    },
+    ack(s, type, version) {
+      metrics.acks.inc({ type: short(type) });
+      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version }, 'ACK');
+    },
+    nack(s, type, version, message, origins, outcome) {
+      metrics.nacks.inc({ type: short(type), group: s.group });
+      const action = outcome === 'rolled-back' ? 'the group is served its last accepted version'
+        : outcome === 'kept' ? 'no earlier accepted version exists; the rejected version is not pushed again'
+          : 'an older version was rejected; nothing to do';
+      log.error({ node: s.node.id, group: s.group, type: short(type), version, from: origins, envoy_error: message, outcome },
+        `Envoy ${s.node.id} rejected ${short(type)} version ${version} from ${origins.join(', ') || 'no config'}: ${message} — ${action}`);
+    },
+    staleNonce(s, type) {
+      metrics.staleNonces.inc({ type: short(type) });
+      log.debug({ stream: s.streamId, node: s.node.id, type: short(type) }, 'stale nonce ignored');
+    },
+    unknownType(s, type) {
+      log.warn({ stream: s.streamId, node: s.node.id, type }, `Envoy ${s.node.id} asked for ${type}, which this control plane does not serve`);
+    },
+  };
+}

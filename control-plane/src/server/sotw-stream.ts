@@ -1,0 +1,199 @@
+// One ADS State-of-the-World stream: the protocol state machine, free of gRPC so it can be driven directly.
+//
+// Rules (Envoy's xDS protocol document):
+// - a response carries a fresh nonce; a request whose nonce is not the latest one sent for its type
+//   is stale and ignored entirely;
+// - a request echoing the latest nonce ACKs it, or NACKs it when it has error_detail;
+// - a type is not pushed again while its previous response awaits ACK/NACK, and never with an
+//   unchanged version unless new names were subscribed or the request was an initial one;
+// - make before break: LDS waits for CDS and EDS to settle (and every accepted EDS cluster to have
+//   its endpoints), RDS also waits for LDS; clusters the Envoy's current routes still use are kept
+//   in CDS until those routes are replaced.
+import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import type { EncodedResource } from '../cache/encode.ts';
+import { resourcesVersion, type Snapshot } from '../cache/snapshot.ts';
+import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
+import { groupKey } from '../translate/names.ts';
+import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
+import { nodeGroup } from './node.ts';
+import type { StreamRef, XdsObserver } from './observer.ts';
+
+interface TypeState {
+  wildcard: boolean;
+  names: Set<string>;
+  /** An initial (nonce-less) request arrived: it is answered even if nothing changed. */
+  fresh: boolean;
+  pending: boolean;
+  sentNonce?: string;
+  sentVersion?: string;
+  sent: Map<string, EncodedResource>;
+  acked: Map<string, EncodedResource>;
+}
+
+export interface StreamDeps {
+  cache: SnapshotCache;
+  observer: XdsObserver;
+  controlPlaneId: string;
+  send(bytes: Uint8Array): void;
+  /** Ends the stream with an INVALID_ARGUMENT status. */
+  reject(message: string): void;
+}
+
+export class SotwStream {
+  private ref?: StreamRef;
+  private unwatch?: () => void;
+  private nonces = 0;
+  private readonly types = new Map<TypeUrl, TypeState>();
+
+  private readonly id: number;
+  private readonly deps: StreamDeps;
+
+  constructor(id: number, deps: StreamDeps) {
+    this.id = id;
+    this.deps = deps;
+  }
+
+  get streamRef(): StreamRef | undefined {
+    return this.ref;
+  }
+
+  handle(req: DiscoveryRequest): void {
+    if (!this.ref) {
+      if (!req.node) return this.deps.reject('the first DiscoveryRequest of a stream must carry the node');
+      const g = nodeGroup(req.node);
+      if (!g.ok) {
+        this.deps.observer.streamRejected(req.node.id, g.message);
+        return this.deps.reject(g.message);
+      }
+      this.ref = { streamId: this.id, node: req.node, group: groupKey(g.group) };
+      this.deps.observer.streamOpened(this.ref);
+      this.unwatch = this.deps.cache.watch(this.ref.group, () => this.pushAll());
+    }
+    const ref = this.ref;
+    if (!isTypeUrl(req.type_url)) return this.deps.observer.unknownType(ref, req.type_url);
+    const type = req.type_url;
+    const st = this.state(type);
+
+    if (req.response_nonce !== '') {
+      if (req.response_nonce !== st.sentNonce) return this.deps.observer.staleNonce(ref, type);
+      st.pending = false;
+      const version = st.sentVersion ?? '';
+      if (req.error_detail) {
+        const outcome = this.deps.cache.nack(ref.group, type, version, ref.node.id, req.error_detail.message);
+        this.deps.observer.nack(ref, type, version, req.error_detail.message, this.deps.cache.served(ref.group)?.origins ?? [], outcome);
+      } else {
+        st.acked = st.sent;
+        this.deps.cache.ack(ref.group, type, version);
+        this.deps.observer.ack(ref, type, version);
+      }
+    } else {
+      st.fresh = true;
+    }
+
+    const names = req.resource_names.filter((n) => n !== '*');
+    st.wildcard = WILDCARD_TYPES.has(type) && (req.resource_names.length === 0 || req.resource_names.includes('*'));
+    st.names = new Set(names);
+    this.pushAll();
+  }
+
+  close(reason: string): void {
+    this.unwatch?.();
+    this.unwatch = undefined;
+    if (this.ref) this.deps.observer.streamClosed(this.ref, reason);
+  }
+
+  private state(type: TypeUrl): TypeState {
+    let st = this.types.get(type);
+    if (!st) {
+      st = { wildcard: false, names: new Set(), fresh: false, pending: false, sent: new Map(), acked: new Map() };
+      this.types.set(type, st);
+    }
+    return st;
+  }
+
+  private pushAll(): void {
+    if (!this.ref) return;
+    const served = this.deps.cache.served(this.ref.group);
+    if (!served) return; // sources not synced yet: never an empty LDS/CDS
+    for (const type of PUSH_ORDER) this.tryPush(type, served);
+  }
+
+  private tryPush(type: TypeUrl, served: Snapshot): void {
+    const st = this.types.get(type);
+    if (!st || st.pending) return;
+    if (type === LISTENER || type === ROUTE) {
+      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || !this.endpointsSettled(served)) return;
+      if (type === ROUTE && this.isPending(LISTENER)) return;
+    }
+    const resources = this.desired(type, st, served);
+    const version = resourcesVersion(resources);
+    const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && resources.some((r) => r.name === n));
+    if (!st.fresh && !namesAdded && st.sentVersion === version) return;
+    this.send(type, st, version, resources);
+  }
+
+  private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
+    const available = served.types[type].resources;
+    if (type === CLUSTER) {
+      const retained = [...st.sent.values()].filter((c) => !available.has(c.name) && this.clustersInUse().has(c.name));
+      return this.select(st, [...available.values(), ...retained]);
+    }
+    if (type === ENDPOINT) {
+      const clusters = this.types.get(CLUSTER)?.sent ?? new Map<string, EncodedResource>();
+      const out: EncodedResource[] = [];
+      for (const n of st.names) {
+        const cla = available.get(n) ?? (clusters.has(n) ? st.sent.get(n) : undefined);
+        if (cla) out.push(cla);
+      }
+      return out;
+    }
+    return this.select(st, [...available.values()]);
+  }
+
+  private select(st: TypeState, all: EncodedResource[]): EncodedResource[] {
+    return st.wildcard ? all : all.filter((r) => st.names.has(r.name));
+  }
+
+  /** Clusters referenced by the listeners and routes this Envoy has, or is being sent. */
+  private clustersInUse(): Set<string> {
+    const used = new Set<string>();
+    for (const type of [LISTENER, ROUTE] as const) {
+      const st = this.types.get(type);
+      for (const r of [...(st?.acked.values() ?? []), ...(st?.sent.values() ?? [])]) for (const c of r.refs.clusters) used.add(c);
+    }
+    return used;
+  }
+
+  /** Every EDS cluster the Envoy accepted is subscribed and has been sent its endpoints. */
+  private endpointsSettled(served: Snapshot): boolean {
+    const eds = this.types.get(ENDPOINT);
+    for (const c of this.types.get(CLUSTER)?.acked.values() ?? []) {
+      if (c.edsName === undefined) continue;
+      const known = served.types[ENDPOINT].resources.has(c.edsName) || eds?.sent.has(c.edsName);
+      if (known && !(eds?.names.has(c.edsName) && eds.sent.has(c.edsName))) return false;
+    }
+    return true;
+  }
+
+  private isPending(type: TypeUrl): boolean {
+    return this.types.get(type)?.pending ?? false;
+  }
+
+  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[]): void {
+    if (!this.ref) return;
+    const nonce = `${this.id}-${++this.nonces}`;
+    st.sentNonce = nonce;
+    st.sentVersion = version;
+    st.sent = new Map(resources.map((r) => [r.name, r]));
+    st.pending = true;
+    st.fresh = false;
+    this.deps.send(encodeDiscoveryResponse({
+      versionInfo: version,
+      typeUrl: type,
+      nonce,
+      resources: resources.map((r) => r.any),
+      controlPlane: this.deps.controlPlaneId,
+    }));
+    this.deps.observer.responseSent(this.ref, type, version, resources.length);
+  }
+}

@@ -1,0 +1,301 @@
+// The embedded source: Kubernetes manifests in a folder, watched for changes.
+//
+// Watch events are only a hint: on any event the whole (small) tree is re-read after a debounce
+// and file contents are compared, so editors' atomic saves (temp + rename, vim's rename-away +
+// write-new) and Kubernetes ConfigMap volumes (a `..data` symlink swap) all just work.
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import type { Logger } from 'pino';
+import { parseManifestFile } from './manifests.ts';
+import { objectKey } from './types.ts';
+import type { Source, SourceObject, SourceProblem, SourceState } from './types.ts';
+
+export interface DirectorySourceOptions {
+  dir: string;
+  /** Quiet time after the last watch event before re-reading (default 100 ms). */
+  debounceMs?: number;
+  logger: Logger;
+}
+
+interface FileEntry {
+  /** Text last read; undefined after a read error, so the next good read is parsed again. */
+  text: string | undefined;
+  /** Objects of the last version that parsed; kept while the file is broken. */
+  good: SourceObject[];
+  problem: SourceProblem | undefined;
+}
+
+interface Listing {
+  files: string[];
+  /** [directory, error code] for subdirectories that could not be listed. */
+  unreadableDirs: [string, string][];
+}
+
+type ReadResult = { text: string } | { gone: true } | { error: string };
+
+/** Delay before looking again for a directory that has disappeared (no watcher can see it return). */
+const RETRY_MS = 1000;
+
+export class DirectorySource implements Source {
+  readonly #dir: string;
+  readonly #debounceMs: number;
+  readonly #log: Logger;
+  readonly #files = new Map<string, FileEntry>();
+  #dirProblem: SourceProblem | undefined;
+  #watcher: fs.FSWatcher | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #scanning: Promise<void> | undefined;
+  #dirty = false;
+  #stopped = false;
+  #onChange: ((state: SourceState) => void) | undefined;
+  #last: SourceState | undefined;
+  #warned = new Set<string>();
+
+  constructor(options: DirectorySourceOptions) {
+    this.#dir = options.dir;
+    this.#debounceMs = options.debounceMs ?? 100;
+    this.#log = options.logger.child({ source: 'directory', dir: options.dir });
+  }
+
+  async start(onChange: (state: SourceState) => void): Promise<void> {
+    if (this.#onChange) throw new Error('DirectorySource.start() called twice');
+    let stat: fs.Stats;
+    try {
+      stat = await fsp.stat(this.#dir);
+    } catch (err) {
+      throw new Error(`directory source: cannot read ${this.#dir} (${errorCode(err)}) — create it or point the source at an existing directory`, { cause: err });
+    }
+    if (!stat.isDirectory()) throw new Error(`directory source: ${this.#dir} is not a directory`);
+    this.#onChange = onChange;
+    this.#watch(); // before the first scan, so no change made during it is missed
+    await this.#rescan();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#timer);
+    this.#watcher?.close();
+    this.#watcher = undefined;
+    await this.#scanning;
+  }
+
+  #watch(): void {
+    try {
+      // `recursive` is supported on Linux since Node 20 and sees directories created later.
+      const watcher = fs.watch(this.#dir, { recursive: true }, () => this.#schedule(this.#debounceMs));
+      watcher.on('error', (err) => {
+        this.#log.warn({ err: errorCode(err) }, 'directory watch failed; re-reading and watching again');
+        if (this.#watcher === watcher) this.#watcher = undefined;
+        watcher.close();
+        this.#schedule(this.#debounceMs);
+      });
+      this.#watcher = watcher;
+    } catch (err) {
+      this.#log.warn({ err: errorCode(err) }, 'cannot watch directory; will retry');
+    }
+  }
+
+  #schedule(delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#timer); // trailing debounce: a burst of events gives one scan
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      void this.#rescan();
+    }, delayMs);
+  }
+
+  /** Runs scans one at a time; a request during a scan makes it run once more afterwards. */
+  #rescan(): Promise<void> {
+    if (this.#scanning) {
+      this.#dirty = true;
+      return this.#scanning;
+    }
+    this.#scanning = (async () => {
+      do {
+        this.#dirty = false;
+        try {
+          await this.#scanOnce();
+        } catch (err) {
+          this.#log.error({ err }, 'directory scan failed');
+        }
+      } while (this.#dirty && !this.#stopped);
+    })().finally(() => {
+      this.#scanning = undefined;
+    });
+    return this.#scanning;
+  }
+
+  async #scanOnce(): Promise<void> {
+    let listing: Listing;
+    try {
+      listing = await listManifests(this.#dir);
+    } catch (err) {
+      // The directory itself is gone or unreadable: keep serving what it last held.
+      this.#dirProblem = { origin: this.#dir, message: `${this.#dir}: cannot read the directory (${errorCode(err)}) — the objects last read from it are kept until it is readable again` };
+      this.#watcher?.close(); // a watcher on a deleted directory never fires again
+      this.#watcher = undefined;
+      this.#schedule(RETRY_MS);
+      this.#emit();
+      return;
+    }
+    this.#dirProblem = undefined;
+    if (!this.#watcher && !this.#stopped) this.#watch();
+
+    const present = new Set(listing.files);
+    // Files under a directory that cannot be listed keep their last state instead of vanishing.
+    const inUnreadableDir = (f: string): boolean => listing.unreadableDirs.some(([d]) => f.startsWith(d + path.sep));
+    for (const f of this.#files.keys()) {
+      if (!present.has(f) && !inUnreadableDir(f)) this.#files.delete(f);
+    }
+    const reads = await Promise.all(listing.files.map(async (f) => [f, await readText(f)] as const));
+    for (const [f, read] of reads) this.#update(f, read);
+    for (const [d, code] of listing.unreadableDirs) {
+      this.#files.set(d, { text: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` } });
+    }
+    this.#emit();
+  }
+
+  #update(file: string, read: ReadResult): void {
+    const entry = this.#files.get(file);
+    if ('gone' in read) {
+      this.#files.delete(file); // vanished between listing and reading: deleted
+      return;
+    }
+    if ('error' in read) {
+      const problem = { origin: file, message: `${file}: cannot read the file (${read.error}) — fix its permissions` };
+      this.#files.set(file, { text: undefined, good: entry?.good ?? [], problem });
+      return;
+    }
+    if (entry && entry.text === read.text) return;
+    const result = parseManifestFile(file, read.text);
+    if ('problem' in result) {
+      this.#files.set(file, { text: read.text, good: entry?.good ?? [], problem: result.problem });
+      return;
+    }
+    for (const s of result.skipped) this.#log.debug(s, 'skipping a manifest that is not a v1 ConfigMap or Secret');
+    this.#files.set(file, { text: read.text, good: result.objects, problem: undefined });
+  }
+
+  #emit(): void {
+    if (this.#stopped || !this.#onChange) return;
+    const state = this.#buildState();
+    if (this.#last && sameState(this.#last, state)) return;
+    this.#last = state;
+    const current = new Set<string>();
+    for (const p of state.problems) {
+      const key = `${p.origin}\n${p.message}`;
+      current.add(key);
+      if (!this.#warned.has(key)) this.#log.warn({ origin: p.origin }, p.message);
+    }
+    for (const key of this.#warned) {
+      if (!current.has(key)) this.#log.info({ origin: key.slice(0, key.indexOf('\n')) }, 'problem resolved');
+    }
+    this.#warned = current; // a problem that comes back later is warned about again
+    try {
+      this.#onChange(state);
+    } catch (err) {
+      this.#log.error({ err }, 'onChange handler threw');
+    }
+  }
+
+  #buildState(): SourceState {
+    const objects = new Map<string, SourceObject>();
+    const owner = new Map<string, string>();
+    const problems: SourceProblem[] = this.#dirProblem ? [this.#dirProblem] : [];
+    for (const file of [...this.#files.keys()].sort(byCodeUnit)) {
+      const entry = this.#files.get(file);
+      if (!entry) continue;
+      if (entry.problem) problems.push(entry.problem);
+      for (const o of entry.good) {
+        const key = objectKey(o);
+        const winner = owner.get(key);
+        if (winner !== undefined) {
+          problems.push({ origin: file, message: `${file}: ${o.kind} "${o.namespace}/${o.name}" is also defined in ${winner}, which wins because its path sorts first — remove one of the two definitions` });
+          continue;
+        }
+        owner.set(key, file);
+        objects.set(key, o);
+      }
+    }
+    return { objects, problems };
+  }
+}
+
+/** Manifest files under `root`, recursively, sorted; dot-entries and editor temp files skipped. */
+async function listManifests(root: string): Promise<Listing> {
+  const files: string[] = [];
+  const unreadableDirs: [string, string][] = [];
+  const walk = async (dir: string): Promise<void> => {
+    let entries: fs.Dirent[];
+    try {
+      entries = await fsp.readdir(dir, { withFileTypes: true });
+    } catch (err) {
+      if (dir === root) throw err;
+      if (errorCode(err) !== 'ENOENT') unreadableDirs.push([dir, errorCode(err)]); // ENOENT: removed mid-scan
+      return;
+    }
+    for (const e of entries) {
+      if (e.name.startsWith('.')) continue; // also vim's .x.swp, emacs' .#x, `..data` of ConfigMap volumes
+      const full = path.join(dir, e.name);
+      if (e.isDirectory()) await walk(full);
+      // Symlinks are followed to files only (ConfigMap volumes link each key into `..data/`);
+      // symlinked directories are not followed, so a link loop cannot trap the walk.
+      else if (isManifestName(e.name) && (e.isFile() || (e.isSymbolicLink() && (await isFile(full))))) files.push(full);
+    }
+  };
+  await walk(root);
+  return { files: files.sort(byCodeUnit), unreadableDirs };
+}
+
+function isManifestName(name: string): boolean {
+  return (name.endsWith('.yaml') || name.endsWith('.yml')) && !name.startsWith('#');
+}
+
+async function isFile(p: string): Promise<boolean> {
+  try {
+    return (await fsp.stat(p)).isFile();
+  } catch {
+    return false; // dangling link
+  }
+}
+
+async function readText(file: string): Promise<ReadResult> {
+  try {
+    return { text: await fsp.readFile(file, 'utf8') };
+  } catch (err) {
+    const code = errorCode(err);
+    return code === 'ENOENT' ? { gone: true } : { error: code };
+  }
+}
+
+function errorCode(err: unknown): string {
+  if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function byCodeUnit(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+function sameState(a: SourceState, b: SourceState): boolean {
+  if (a.objects.size !== b.objects.size || a.problems.length !== b.problems.length) return false;
+  for (const [key, o] of a.objects) {
+    const other = b.objects.get(key);
+    if (!other || !sameObject(o, other)) return false;
+  }
+  return a.problems.every((p, i) => p.origin === b.problems[i]?.origin && p.message === b.problems[i]?.message);
+}
+
+function sameObject(a: SourceObject, b: SourceObject): boolean {
+  if (a.origin !== b.origin || !sameRecord(a.labels, b.labels, (x, y) => x === y)) return false;
+  if (a.kind === 'ConfigMap' && b.kind === 'ConfigMap') return sameRecord(a.data, b.data, (x, y) => x === y);
+  if (a.kind === 'Secret' && b.kind === 'Secret') return a.type === b.type && sameRecord(a.data, b.data, (x, y) => Buffer.from(x).equals(y));
+  return false;
+}
+
+function sameRecord<T>(a: Readonly<Record<string, T>>, b: Readonly<Record<string, T>>, eq: (x: T, y: T) => boolean): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  return keys.every((k) => k in b && eq(a[k] as T, b[k] as T));
+}

@@ -1,0 +1,58 @@
+// HTTP routes of one listener → a RouteConfiguration with one catch-all virtual host.
+import type { HeaderMatchConfig, ListenerConfig, RetryConfig, RouteConfig } from '../model/schema.ts';
+import { duration } from './duration.ts';
+import { scopedName, type GroupId } from './names.ts';
+import { ROUTE } from '../xds/type-urls.ts';
+import type { Json, JsonObject, XdsResource } from './types.ts';
+
+export function translateRoutes(g: GroupId, l: ListenerConfig): XdsResource {
+  const clusters = new Set<string>();
+  const routes = l.routes.map((r) => {
+    for (const name of r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? '']) clusters.add(scopedName(g, name));
+    return { match: routeMatch(r), route: routeAction(g, r) };
+  });
+  return {
+    type: ROUTE,
+    name: scopedName(g, l.name),
+    body: { name: scopedName(g, l.name), virtual_hosts: [{ name: l.name, domains: ['*'], routes }] },
+    refs: { clusters: [...clusters].sort(), routes: [] },
+  };
+}
+
+function routeMatch(r: RouteConfig): JsonObject {
+  const m: JsonObject = r.match.path !== undefined ? { path: r.match.path } : { prefix: r.match.prefix ?? '/' };
+  const headers = Object.entries(r.match.headers ?? {}).sort(([a], [b]) => a.localeCompare(b));
+  if (headers.length > 0) m.headers = headers.map(([name, v]) => headerMatcher(name, v));
+  return m;
+}
+
+function headerMatcher(name: string, v: HeaderMatchConfig): JsonObject {
+  if (typeof v === 'string') return { name, string_match: { exact: v } };
+  if ('exact' in v) return { name, string_match: { exact: v.exact } };
+  if ('prefix' in v) return { name, string_match: { prefix: v.prefix } };
+  return v.present ? { name, present_match: true } : { name, present_match: true, invert_match: true };
+}
+
+function routeAction(g: GroupId, r: RouteConfig): JsonObject {
+  const a: JsonObject = r.split
+    ? { weighted_clusters: { clusters: r.split.map((s) => ({ name: scopedName(g, s.upstream), weight: { value: s.weight } })) } }
+    : { cluster: scopedName(g, r.upstream ?? '') };
+  if (r.timeout !== undefined) a.timeout = duration(r.timeout);
+  if (r.retries) a.retry_policy = retryPolicy(r.retries);
+  return a;
+}
+
+function retryPolicy(r: RetryConfig): JsonObject {
+  const on = new Set<string>(r.on);
+  // Status codes only take effect with this condition; asking for them implies it.
+  if (r.statusCodes) on.add('retriable-status-codes');
+  const p: JsonObject = { retry_on: [...on].join(','), num_retries: { value: r.attempts } };
+  if (r.perTryTimeout !== undefined) p.per_try_timeout = duration(r.perTryTimeout);
+  if (r.backoff) {
+    const b: JsonObject = { base_interval: duration(r.backoff.base) };
+    if (r.backoff.max !== undefined) b.max_interval = duration(r.backoff.max);
+    p.retry_back_off = b;
+  }
+  if (r.statusCodes) p.retriable_status_codes = r.statusCodes as Json[];
+  return p;
+}

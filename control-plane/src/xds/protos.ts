@@ -1,0 +1,49 @@
+// Envoy's API protos, loaded from the installed @grpc/grpc-js-xds package (never copied into git).
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import protobuf from 'protobufjs';
+
+const require = createRequire(import.meta.url);
+
+/** The folders Envoy's .proto imports resolve against, in order. */
+export function protoIncludeDirs(): string[] {
+  const xdsPkg = path.dirname(require.resolve('@grpc/grpc-js-xds/package.json'));
+  const protobufjsPkg = path.dirname(require.resolve('protobufjs/package.json'));
+  return [
+    ...['envoy-api', 'xds', 'googleapis', 'protoc-gen-validate'].map((d) => path.join(xdsPkg, 'deps', d)),
+    protobufjsPkg,
+  ];
+}
+
+/** Every proto file whose messages we encode or decode. */
+export const PROTO_FILES = [
+  'envoy/service/discovery/v3/ads.proto',
+  'envoy/config/listener/v3/listener.proto',
+  'envoy/config/route/v3/route.proto',
+  'envoy/config/cluster/v3/cluster.proto',
+  'envoy/config/endpoint/v3/endpoint.proto',
+  'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
+  'envoy/extensions/filters/http/router/v3/router.proto',
+];
+
+let loading: Promise<protobuf.Root> | undefined;
+
+/** The protobufjs Root with Envoy's API, loaded once per process (field names kept snake_case). */
+export function xdsRoot(): Promise<protobuf.Root> {
+  loading ??= (async () => {
+    const dirs = protoIncludeDirs();
+    const root = new protobuf.Root();
+    root.resolvePath = (_origin, target) => {
+      for (const d of dirs) {
+        const candidate = path.join(d, target);
+        if (existsSync(candidate)) return candidate;
+      }
+      return target;
+    };
+    await root.load(PROTO_FILES, { keepCase: true });
+    root.resolveAll();
+    return root;
+  })();
+  return loading;
+}

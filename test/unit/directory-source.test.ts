@@ -1,0 +1,312 @@
+import fsp from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import pino from 'pino';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { DirectorySource } from '../../control-plane/src/sources/directory.ts';
+import type { SecretObject, SourceObject, SourceState } from '../../control-plane/src/sources/types.ts';
+
+const DEBOUNCE_MS = 20;
+// Secret values used below; no log line or problem message may ever contain one.
+const SECRET_VALUES = ['s3cr3t-token', 'c3VwZXJzZWNyZXQ=', 'supersecret', 'plain-text-secret'];
+
+let dir: string;
+let logs: string[];
+let sources: DirectorySource[];
+
+beforeEach(async () => {
+  dir = await fsp.mkdtemp(path.join(os.tmpdir(), 'dirsrc-'));
+  logs = [];
+  sources = [];
+});
+
+afterEach(async () => {
+  await Promise.all(sources.map((s) => s.stop()));
+  await fsp.rm(dir, { recursive: true, force: true });
+  const all = logs.join('');
+  for (const v of SECRET_VALUES) expect(all).not.toContain(v);
+});
+
+/** Starts a source on `dir` and returns a recorder of its onChange calls. */
+async function start(): Promise<Recorder> {
+  const sink = logs; // this test's lines only, even if a source outlived an earlier test
+  const logger = pino({ level: 'debug' }, { write: (line: string) => void sink.push(line) });
+  const source = new DirectorySource({ dir, debounceMs: DEBOUNCE_MS, logger });
+  sources.push(source);
+  const rec = new Recorder(source);
+  await source.start((s) => rec.push(s));
+  return rec;
+}
+
+class Recorder {
+  readonly source: DirectorySource;
+  readonly states: SourceState[] = [];
+  #consumed = 0;
+  #wake: (() => void) | undefined;
+  constructor(source: DirectorySource) {
+    this.source = source;
+  }
+  push(s: SourceState): void {
+    this.states.push(s);
+    this.#wake?.();
+  }
+  /** The next onChange not yet consumed; fails after `timeoutMs`. */
+  async next(timeoutMs = 3000): Promise<SourceState> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.#consumed >= this.states.length) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`no onChange within ${timeoutMs} ms`);
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, left);
+        this.#wake = () => {
+          clearTimeout(t);
+          resolve();
+        };
+      });
+      this.#wake = undefined;
+    }
+    const s = this.states[this.#consumed++];
+    if (!s) throw new Error('unreachable');
+    return s;
+  }
+  /** Skips intermediate states (e.g. a scan landing mid-save) until one satisfies `ok`. */
+  async until(ok: (s: SourceState) => boolean, timeoutMs = 3000): Promise<SourceState> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const s = await this.next(Math.max(1, deadline - Date.now()));
+      if (ok(s)) return s;
+    }
+  }
+}
+
+const write = (name: string, text: string): Promise<void> => fsp.writeFile(path.join(dir, name), text);
+const writeAtomic = async (name: string, text: string): Promise<void> => {
+  await write(`.${name}.tmp`, text);
+  await fsp.rename(path.join(dir, `.${name}.tmp`), path.join(dir, name));
+};
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+const cm = (name: string, value = 'v', extra = ''): string =>
+  `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: ${name}\n${extra}data:\n  key: ${JSON.stringify(value)}\n`;
+const cmValue = (s: SourceState, name: string, ns = 'default'): string | undefined => {
+  const o = s.objects.get(`ConfigMap/${ns}/${name}`);
+  return o?.kind === 'ConfigMap' ? o.data['key'] : undefined;
+};
+const secretText = (o: SourceObject | undefined, key: string): string | undefined => {
+  const v = (o as SecretObject | undefined)?.data[key];
+  return v === undefined ? undefined : new TextDecoder().decode(v);
+};
+
+describe('DirectorySource: reading manifests', () => {
+  it('reads ConfigMaps and Secrets from a multi-document file, skips other kinds, expands Lists', async () => {
+    await write(
+      'app.yaml',
+      `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: orders
+  namespace: shop
+  labels: {xds-ambassador.io/config: "true"}
+data:
+  ambassador.yaml: |
+    ambassador: orders
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: tmdb, namespace: shop}
+data:
+  token: c3VwZXJzZWNyZXQ=
+  both: YQ==
+stringData:
+  both: plain-text-secret
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: web}
+---
+# only a comment: ignored
+---
+apiVersion: v1
+kind: List
+items:
+  - apiVersion: v1
+    kind: ConfigMap
+    metadata: {name: listed}
+  - apiVersion: v1
+    kind: Secret
+    type: kubernetes.io/tls
+    metadata: {name: cert}
+    stringData: {tls.crt: CERT, tls.key: KEY}
+`,
+    );
+    await write('single.yml', cm('single', 'one'));
+    const s = (await start()).states[0];
+    if (!s) throw new Error('start() did not call onChange');
+
+    expect(s.problems).toEqual([]);
+    expect([...s.objects.keys()].sort()).toEqual(['ConfigMap/default/listed', 'ConfigMap/default/single', 'ConfigMap/shop/orders', 'Secret/default/cert', 'Secret/shop/tmdb']);
+    expect(s.objects.get('ConfigMap/shop/orders')).toEqual({
+      kind: 'ConfigMap', namespace: 'shop', name: 'orders', origin: path.join(dir, 'app.yaml#1'),
+      labels: { 'xds-ambassador.io/config': 'true' }, data: { 'ambassador.yaml': 'ambassador: orders\n' },
+    });
+    const tmdb = s.objects.get('Secret/shop/tmdb');
+    expect(tmdb).toMatchObject({ type: 'Opaque', origin: path.join(dir, 'app.yaml#2') });
+    expect(secretText(tmdb, 'token')).toBe('supersecret');
+    expect(secretText(tmdb, 'both')).toBe('plain-text-secret'); // stringData overrides data
+    const cert = s.objects.get('Secret/default/cert');
+    expect(cert).toMatchObject({ type: 'kubernetes.io/tls', origin: path.join(dir, 'app.yaml#5') });
+    expect(secretText(cert, 'tls.key')).toBe('KEY');
+    expect(s.objects.get('ConfigMap/default/single')?.origin).toBe(path.join(dir, 'single.yml')); // one document: no #n
+    expect(logs.some((l) => l.includes('"kind":"Deployment"') && l.includes('"name":"web"'))).toBe(true);
+  });
+
+  it('ignores dot-files, dot-directories and editor temp files, reads subdirectories', async () => {
+    await fsp.mkdir(path.join(dir, 'sub', 'deeper'), { recursive: true });
+    await fsp.mkdir(path.join(dir, '.git'));
+    await write('sub/deeper/real.yaml', cm('real'));
+    for (const f of ['.hidden.yaml', '.git/x.yaml', 'real.yaml~', '.#real.yaml', 'real.yaml.swp', 'notes.txt']) await write(f, cm('ignored'));
+    const s = (await start()).states[0];
+    expect([...(s?.objects.keys() ?? [])]).toEqual(['ConfigMap/default/real']);
+  });
+
+  it('rejects start() when the directory does not exist, naming it', async () => {
+    const missing = path.join(dir, 'nope');
+    const source = new DirectorySource({ dir: missing, logger: pino({ level: 'silent' }) });
+    await expect(source.start(() => {})).rejects.toThrow(`cannot read ${missing} (ENOENT)`);
+  });
+
+  it('reports each kind of malformed file as a problem naming file, document, line and field', async () => {
+    const header = (name: string, kind = 'ConfigMap'): string => `apiVersion: v1\nkind: ${kind}\nmetadata:\n  name: ${name}\n`;
+    const files: Record<string, [string, RegExp]> = {
+      'syntax.yaml': [`${cm('ok')}---\napiVersion: v1\nkind: ConfigMap\nmetadata: {name: [x\n`, /syntax\.yaml: document 2 \(line \d+\): invalid YAML: .* — fix the YAML syntax/],
+      'no-name.yaml': [`apiVersion: v1\nkind: ConfigMap\nmetadata:\n  namespace: shop\n`, /no-name\.yaml: document 1 \(line 4\): ConfigMap metadata\.name: expected a name, found nothing — set metadata\.name/],
+      'bad-name.yaml': [header('Orders_1'), /bad-name\.yaml: document 1 \(line 4\): ConfigMap metadata\.name: expected a DNS-1123 name .*found "Orders_1" — rename it/],
+      'bad-ns.yaml': [`${header('a')}  namespace: Shop\n`, /bad-ns\.yaml: document 1 \(line 5\): ConfigMap "a" metadata\.namespace: expected a DNS-1123 label .*found "Shop"/],
+      'not-string.yaml': [`${cm('first')}---\n${header('orders')}data:\n  ambassador.yaml:\n    listeners: []\n`,
+        /not-string\.yaml: document 2 \(line 14\): ConfigMap "orders" data\.ambassador\.yaml: expected a string, found a map — quote the value or use a block scalar \(\|\)/],
+      'number.yaml': [`${header('num')}data:\n  port: 8080\n`, /number\.yaml: document 1 \(line 6\): ConfigMap "num" data\.port: expected a string, found a number — quote the value/],
+      'yaml11-bool.yaml': [header('n'), /yaml11-bool\.yaml: document 1 \(line 4\): ConfigMap metadata\.name: expected a string, found a boolean \(kubectl reads YAML 1\.1, .*\) — quote the value/],
+      'bad-base64.yaml': [`${header('s', 'Secret')}data:\n  token: s3cr3t-token\n`, /bad-base64\.yaml: document 1 \(line 6\): Secret "s" data\.token: expected base64, found a value with a character outside .* — encode it with `base64 -w0`, or move the plain text to stringData/],
+      'twice.yaml': [`${cm('same')}---\n${cm('same')}`, /twice\.yaml: document 2 \(line 8\): ConfigMap "default\/same" is defined twice in this file \(documents 1 and 2\) — remove one/],
+      'no-kind.yaml': [`apiVersion: v1\nmetadata: {name: a}\n`, /no-kind\.yaml: document 1 \(line 1\): object kind: expected a kind such as ConfigMap, found nothing — set kind/],
+      'list-item.yaml': [`apiVersion: v1\nkind: List\nitems:\n- ${header('x').replace(/\n(?=.)/g, '\n  ')}  data: {k: true}\n`, /list-item\.yaml: document 1 \(line 8\): items\[0\]: ConfigMap "x" data\.k: expected a string, found a boolean/],
+    };
+    for (const [f, [text]] of Object.entries(files)) await write(f, text);
+    const s = (await start()).states[0];
+    if (!s) throw new Error('start() did not call onChange');
+
+    expect(s.objects.size).toBe(0); // a broken file contributes nothing, not even its good documents
+    expect(s.problems.map((p) => p.origin).sort()).toEqual(Object.keys(files).map((f) => path.join(dir, f)).sort());
+    for (const [f, [, message]] of Object.entries(files)) {
+      const p = s.problems.find((q) => q.origin === path.join(dir, f));
+      expect(p?.message, f).toMatch(message);
+      expect(p?.message.startsWith(path.join(dir, f) + ': '), f).toBe(true);
+    }
+    expect(logs.filter((l) => l.includes('"level":40')).length).toBe(Object.keys(files).length); // one warn each
+  });
+
+  it.skipIf(process.getuid?.() === 0)('reports an unreadable file as a problem without crashing', async () => {
+    await write('locked.yaml', cm('locked'));
+    await fsp.chmod(path.join(dir, 'locked.yaml'), 0o000);
+    const s = (await start()).states[0];
+    expect(s?.problems[0]?.message).toMatch(/locked\.yaml: cannot read the file \(EACCES\)/);
+  });
+});
+
+describe('DirectorySource: watching', () => {
+  it('keeps the last good objects while a file is broken, and clears the problem when fixed', async () => {
+    await write('a.yaml', cm('a', 'good'));
+    const rec = await start();
+    await rec.next();
+
+    // In-place writes truncate first; `until` tolerates a scan that lands in between.
+    await write('a.yaml', `${cm('a', 'edited')}  broken: [\n`);
+    const broken = await rec.until((s) => s.problems.length > 0);
+    expect(cmValue(broken, 'a')).toBe('good');
+    expect(broken.problems).toHaveLength(1);
+    expect(broken.problems[0]?.message).toMatch(/a\.yaml: document 1 \(line \d+\): invalid YAML/);
+
+    await write('a.yaml', cm('a', 'fixed'));
+    const fixed = await rec.until((s) => cmValue(s, 'a') === 'fixed');
+    expect(fixed.problems).toEqual([]);
+    expect(cmValue(fixed, 'a')).toBe('fixed');
+    expect(logs.filter((l) => l.includes('"level":40'))).toHaveLength(1);
+  });
+
+  it('removes the objects of a deleted file', async () => {
+    await write('a.yaml', cm('a'));
+    await write('b.yaml', cm('b'));
+    const rec = await start();
+    await rec.next();
+    await fsp.rm(path.join(dir, 'a.yaml'));
+    expect([...(await rec.next()).objects.keys()]).toEqual(['ConfigMap/default/b']);
+  });
+
+  it('picks up an atomic save (write temp file, rename over the original) without an intermediate state', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    await rec.next();
+    await writeAtomic('a.yaml', cm('a', 'v2'));
+    const s = await rec.next();
+    expect(cmValue(s, 'a')).toBe('v2');
+    expect(s.problems).toEqual([]);
+  });
+
+  it("picks up vim's save (rename the original away, write a new file, delete the backup)", async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    await rec.next();
+    await fsp.rename(path.join(dir, 'a.yaml'), path.join(dir, 'a.yaml~'));
+    await write('a.yaml', cm('a', 'v2'));
+    await fsp.rm(path.join(dir, 'a.yaml~'));
+    await rec.until((s) => cmValue(s, 'a') === 'v2');
+  });
+
+  it('picks up a file added later, also in a new subdirectory', async () => {
+    const rec = await start();
+    expect((await rec.next()).objects.size).toBe(0);
+    await fsp.mkdir(path.join(dir, 'team', 'shop'), { recursive: true });
+    await write('team/shop/new.yaml', cm('added', 'x', '  namespace: shop\n'));
+    await rec.until((s) => cmValue(s, 'added', 'shop') === 'x');
+  });
+
+  it('lets the file that sorts first win a duplicate object, and flags the other file', async () => {
+    await write('b.yaml', cm('dup', 'from-b'));
+    await write('a.yaml', cm('dup', 'from-a'));
+    const rec = await start();
+    const s = await rec.next();
+    expect(cmValue(s, 'dup')).toBe('from-a');
+    expect(s.problems).toEqual([{
+      origin: path.join(dir, 'b.yaml'),
+      message: `${path.join(dir, 'b.yaml')}: ConfigMap "default/dup" is also defined in ${path.join(dir, 'a.yaml')}, which wins because its path sorts first — remove one of the two definitions`,
+    }]);
+    await fsp.rm(path.join(dir, 'a.yaml'));
+    const after = await rec.next();
+    expect(cmValue(after, 'dup')).toBe('from-b');
+    expect(after.problems).toEqual([]);
+  });
+
+  it('does not call onChange when a file is rewritten unchanged or only its comments change', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    await rec.next();
+    // Atomic rewrites, so no scan can see a half-written file and (rightly) notify.
+    await fsp.utimes(path.join(dir, 'a.yaml'), new Date(), new Date()); // touch
+    await writeAtomic('a.yaml', cm('a', 'v1')); // same bytes
+    await writeAtomic('a.yaml', `# a comment\n${cm('a', 'v1')}`); // different bytes, same objects
+    await sleep(DEBOUNCE_MS * 10); // let those be scanned on their own
+    await write('b.yaml', cm('b'));
+    // The only notification is for b: had the rewrites notified, that state would come first.
+    const s = await rec.next();
+    expect(cmValue(s, 'b')).toBe('v');
+    expect(rec.states).toHaveLength(2);
+  });
+
+  it('stops calling onChange after stop()', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    await rec.next();
+    await rec.source.stop();
+    await write('a.yaml', cm('a', 'v2'));
+    await expect(rec.next(DEBOUNCE_MS * 15)).rejects.toThrow('no onChange');
+  });
+});
