@@ -251,6 +251,26 @@ describe('DirectorySource: watching', () => {
     expect(s.problems).toEqual([]);
   });
 
+  it('picks up every one of many successive atomic saves, in the root and in a subfolder', async () => {
+    // Each directory has its own watcher; the end-to-end hot-reload test covers the same with a real Envoy.
+    await fsp.mkdir(path.join(dir, 'sub'));
+    await write('a.yaml', cm('a', 'v0'));
+    await write('sub/b.yaml', cm('b', 'v0'));
+    const rec = await start();
+    await rec.next();
+    for (let i = 1; i <= 15; i++) {
+      // A new temp name each time, as editors and tools do.
+      await write(`.a.yaml.${i}.tmp`, cm('a', `v${i}`));
+      await fsp.rename(path.join(dir, `.a.yaml.${i}.tmp`), path.join(dir, 'a.yaml'));
+      await rec.until((s) => cmValue(s, 'a') === `v${i}`, 2000);
+    }
+    for (let i = 1; i <= 15; i++) {
+      await fsp.writeFile(path.join(dir, 'sub', `.b.${i}.tmp`), cm('b', `v${i}`));
+      await fsp.rename(path.join(dir, 'sub', `.b.${i}.tmp`), path.join(dir, 'sub', 'b.yaml'));
+      await rec.until((s) => cmValue(s, 'b') === `v${i}`, 2000);
+    }
+  });
+
   it("picks up vim's save (rename the original away, write a new file, delete the backup)", async () => {
     await write('a.yaml', cm('a', 'v1'));
     const rec = await start();

@@ -38,7 +38,7 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
       if (r.upstream !== undefined) refer([...rat, 'upstream'], r.upstream);
       if (r.split) {
         r.split.forEach((s, si) => refer([...rat, 'split', si, 'upstream'], s.upstream));
-        if (r.split.reduce((sum, s) => sum + s.weight, 0) === 0) problems.push({ path: [...rat, 'split'], message: 'expected the split weights to add up to more than 0' });
+        if (r.split.reduce((sum, s) => sum + s.weight, 0) === 0) problems.push({ path: [...rat, 'split'], message: `expected the split weights to add up to more than 0, found ${r.split.length === 1 ? 'a single weight of 0' : `${r.split.length} weights of 0`}` });
         const seen = new Set<string>();
         r.split.forEach((s, si) => {
           if (seen.has(s.upstream)) problems.push({ path: [...rat, 'split', si, 'upstream'], message: `upstream "${s.upstream}" appears twice in the split; merge the two weights` });
@@ -46,8 +46,8 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
         });
       }
       const b = r.retries?.backoff;
-      if (b?.max !== undefined && b.max < b.base) problems.push({ path: [...rat, 'retries', 'backoff', 'max'], message: `expected max (${b.max}ms) to be at least base (${b.base}ms)` });
-      if (b !== undefined && b.base === 0) problems.push({ path: [...rat, 'retries', 'backoff', 'base'], message: 'expected a base back-off greater than 0' });
+      if (b?.max !== undefined && b.max < b.base) problems.push({ path: [...rat, 'retries', 'backoff', 'max'], message: `expected max to be at least base (${b.base}ms), found ${b.max}ms` });
+      if (b !== undefined && b.base === 0) problems.push({ path: [...rat, 'retries', 'backoff', 'base'], message: `expected a base back-off greater than 0, found ${b.base}ms` });
     });
   });
   return problems;

@@ -80,6 +80,8 @@ function explainIssue(iss: z.core.$ZodRawIssue): string | undefined {
       return iss.origin === 'array' ? `expected at least ${iss.minimum} item${iss.minimum === 1 ? '' : 's'}` : `expected at least ${iss.minimum}, found ${describeValue(iss.input)}`;
     case 'too_big':
       return iss.origin === 'array' ? `expected at most ${iss.maximum} items` : `expected at most ${iss.maximum}, found ${describeValue(iss.input)}`;
+    case 'invalid_key': // a record key (header name, upstream name): the key schema's own message, found the key
+      return iss.issues[0]?.message.startsWith('expected') ? iss.issues[0].message : `expected a valid key, found ${describeValue(iss.input)}`;
     case 'invalid_value':
       return `expected ${iss.values.map((v) => JSON.stringify(v)).join(' or ')}, found ${describeValue(iss.input)}`;
     default:

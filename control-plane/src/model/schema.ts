@@ -1,5 +1,6 @@
 // The ambassador config a user writes under the `ambassador.yaml` key of a labelled ConfigMap.
 // Every object is strict: an unknown field is an error, never silently ignored.
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { parseDurationMs } from './duration.ts';
 import { closest } from './errors.ts';
@@ -23,12 +24,14 @@ function strict<T extends z.ZodRawShape>(shape: T) {
 
 const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 const dnsLabel = (what: string) =>
-  z.string().regex(DNS_LABEL, { error: `expected a ${what}: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters` });
+  z.string().regex(DNS_LABEL, { error: `expected ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters` });
 
-export const durationMs = z.string().transform((s, ctx) => {
+const DURATION_EXAMPLES = 'a duration such as "250ms", "5s", "1.5s" or "2m"';
+// A bare number (timeout: 5) is a type error; say "duration", not "string", and so hint at the unit.
+export const durationMs = z.string({ error: (iss) => (iss.input === undefined ? `missing required field (expected ${DURATION_EXAMPLES})` : `expected ${DURATION_EXAMPLES}`) }).transform((s, ctx) => {
   const ms = parseDurationMs(s);
   if (ms === undefined) {
-    ctx.addIssue({ code: 'custom', message: `expected a duration such as "250ms", "5s", "1.5s" or "2m", found ${JSON.stringify(s)}`, input: s });
+    ctx.addIssue({ code: 'custom', message: `expected ${DURATION_EXAMPLES}, found ${JSON.stringify(s)}`, input: s });
     return z.NEVER;
   }
   return ms;
@@ -38,7 +41,7 @@ const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]
 const HOSTNAME = /^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/;
 
 export function isIpAddress(host: string): boolean {
-  return IPV4.test(host) || host.includes(':');
+  return isIP(host) !== 0;
 }
 
 /** "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address. */
@@ -46,7 +49,7 @@ export const endpoint = z.string().transform((s, ctx) => {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
-  if (!m || host === undefined || !(port >= 1 && port <= 65535) || (m[2] !== undefined && !IPV4.test(host) && !HOSTNAME.test(host))) {
+  if (!m || host === undefined || !(port >= 1 && port <= 65535) || (m[1] !== undefined && isIP(host) !== 6) || (m[2] !== undefined && !IPV4.test(host) && !HOSTNAME.test(host))) {
     ctx.addIssue({ code: 'custom', message: `expected an endpoint "host:port" (a DNS name, an IPv4 address or [IPv6], and a port 1-65535), found ${JSON.stringify(s)}`, input: s });
     return z.NEVER;
   }
@@ -108,7 +111,8 @@ const httpListener = strict({
 
 const upstream = strict({
   endpoints: z.array(endpoint).min(1, { error: 'expected at least one endpoint "host:port"' }),
-  connectTimeout: durationMs.default(5000),
+  // Envoy requires connect_timeout > 0 (a "0s" cluster is NACKed).
+  connectTimeout: durationMs.refine((ms) => ms > 0, { error: (iss) => `expected a connect timeout greater than 0 (such as "1s"), found ${String(iss.input)}ms` }).default(5000),
 });
 
 export const ambassadorConfigSchema = strict({

@@ -28,6 +28,8 @@ interface FileEntry {
 
 interface Listing {
   files: string[];
+  /** Every directory that was listed, the root included: each gets its own watcher. */
+  dirs: string[];
   /** [directory, error code] for subdirectories that could not be listed. */
   unreadableDirs: [string, string][];
 }
@@ -43,7 +45,7 @@ export class DirectorySource implements Source {
   readonly #log: Logger;
   readonly #files = new Map<string, FileEntry>();
   #dirProblem: SourceProblem | undefined;
-  #watcher: fs.FSWatcher | undefined;
+  readonly #watchers = new Map<string, fs.FSWatcher>();
   #timer: NodeJS.Timeout | undefined;
   #scanning: Promise<void> | undefined;
   #dirty = false;
@@ -68,32 +70,50 @@ export class DirectorySource implements Source {
     }
     if (!stat.isDirectory()) throw new Error(`directory source: ${this.#dir} is not a directory`);
     this.#onChange = onChange;
-    this.#watch(); // before the first scan, so no change made during it is missed
+    this.#watch(this.#dir); // before the first scan, so no change made during it is missed
     await this.#rescan();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
-    this.#watcher?.close();
-    this.#watcher = undefined;
+    this.#unwatchAll();
     await this.#scanning;
   }
 
-  #watch(): void {
+  // One plain watcher per directory: Node's `recursive` mode on Linux misses most rename-over
+  // saves after the first (measured: 39 of 40), while a directory's own inotify watch sees each.
+  #watch(dir: string): void {
+    if (this.#watchers.has(dir) || this.#stopped) return;
     try {
-      // `recursive` is supported on Linux since Node 20 and sees directories created later.
-      const watcher = fs.watch(this.#dir, { recursive: true }, () => this.#schedule(this.#debounceMs));
+      const watcher = fs.watch(dir, () => this.#schedule(this.#debounceMs));
       watcher.on('error', (err) => {
-        this.#log.warn({ err: errorCode(err) }, 'directory watch failed; re-reading and watching again');
-        if (this.#watcher === watcher) this.#watcher = undefined;
+        this.#log.debug({ dir, err: errorCode(err) }, 'directory watch ended; re-reading');
+        if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
         watcher.close();
         this.#schedule(this.#debounceMs);
       });
-      this.#watcher = watcher;
+      this.#watchers.set(dir, watcher);
     } catch (err) {
-      this.#log.warn({ err: errorCode(err) }, 'cannot watch directory; will retry');
+      this.#log.warn({ dir, err: errorCode(err) }, 'cannot watch directory; will retry');
     }
+  }
+
+  /** Watches exactly the directories of the latest listing. */
+  #syncWatchers(dirs: readonly string[]): void {
+    const wanted = new Set(dirs);
+    for (const [dir, w] of this.#watchers) {
+      if (!wanted.has(dir)) {
+        w.close();
+        this.#watchers.delete(dir);
+      }
+    }
+    for (const dir of dirs) this.#watch(dir);
+  }
+
+  #unwatchAll(): void {
+    for (const w of this.#watchers.values()) w.close();
+    this.#watchers.clear();
   }
 
   #schedule(delayMs: number): void {
@@ -133,14 +153,13 @@ export class DirectorySource implements Source {
     } catch (err) {
       // The directory itself is gone or unreadable: keep serving what it last held.
       this.#dirProblem = { origin: this.#dir, message: `${this.#dir}: cannot read the directory (${errorCode(err)}) — the objects last read from it are kept until it is readable again` };
-      this.#watcher?.close(); // a watcher on a deleted directory never fires again
-      this.#watcher = undefined;
+      this.#unwatchAll(); // a watcher on a deleted directory never fires again
       this.#schedule(RETRY_MS);
       this.#emit();
       return;
     }
     this.#dirProblem = undefined;
-    if (!this.#watcher && !this.#stopped) this.#watch();
+    this.#syncWatchers(listing.dirs);
 
     const present = new Set(listing.files);
     // Files under a directory that cannot be listed keep their last state instead of vanishing.
@@ -225,6 +244,7 @@ export class DirectorySource implements Source {
 /** Manifest files under `root`, recursively, sorted; dot-entries and editor temp files skipped. */
 async function listManifests(root: string): Promise<Listing> {
   const files: string[] = [];
+  const dirs: string[] = [];
   const unreadableDirs: [string, string][] = [];
   const walk = async (dir: string): Promise<void> => {
     let entries: fs.Dirent[];
@@ -235,6 +255,7 @@ async function listManifests(root: string): Promise<Listing> {
       if (errorCode(err) !== 'ENOENT') unreadableDirs.push([dir, errorCode(err)]); // ENOENT: removed mid-scan
       return;
     }
+    dirs.push(dir);
     for (const e of entries) {
       if (e.name.startsWith('.')) continue; // also vim's .x.swp, emacs' .#x, `..data` of ConfigMap volumes
       const full = path.join(dir, e.name);
@@ -245,7 +266,7 @@ async function listManifests(root: string): Promise<Listing> {
     }
   };
   await walk(root);
-  return { files: files.sort(byCodeUnit), unreadableDirs };
+  return { files: files.sort(byCodeUnit), dirs, unreadableDirs };
 }
 
 function isManifestName(name: string): boolean {

@@ -1,0 +1,125 @@
+// An end-to-end scenario: the real CLI serving a temp folder of manifests, and real Envoy ambassadors
+// bootstrapped by our own bootstrap generator.
+import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBootstrap } from '../../control-plane/src/cli/bootstrap.ts';
+import { startEnvoy, type EnvoyHandle } from './envoy.ts';
+import { freePort } from './ports.ts';
+import { startProcess, type TestProcess } from './processes.ts';
+
+export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
+export const CLI = join(REPO_ROOT, 'control-plane', 'bin', 'xds-ambassador.ts');
+
+/** A ConfigMap manifest carrying an ambassador config, as a user would write it. */
+export function configMap(o: { name: string; namespace?: string; config: string }): string {
+  const indented = o.config.trim().split('\n').map((l) => `    ${l}`).join('\n');
+  return `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: ${o.name}
+  namespace: ${o.namespace ?? 'default'}
+  labels:
+    xds-ambassador.io/config: "true"
+data:
+  ambassador.yaml: |
+${indented}
+`;
+}
+
+export interface ControlPlaneProcess {
+  proc: TestProcess;
+  xdsPort: number;
+  httpPort: number;
+  dir: string;
+  /** Writes a manifest atomically (temp file + rename), as editors and kubectl-like tools do. */
+  write(file: string, text: string): Promise<void>;
+  remove(file: string): Promise<void>;
+  status(): Promise<StatusBody>;
+  stop(): Promise<void>;
+}
+
+export interface StatusBody {
+  ready: boolean;
+  groups: { group: string; latest: string; served: string; lastGood?: string; rejected?: { message: string; nodeId: string } }[];
+  errors: string[];
+  sourceProblems: string[];
+}
+
+export async function startControlPlaneProcess(files: Record<string, string>, o: { xdsPort?: number; dir?: string } = {}): Promise<ControlPlaneProcess> {
+  const dir = o.dir ?? await mkdtemp(join(tmpdir(), 'xds-manifests-'));
+  for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+  const proc = startProcess({
+    name: 'xds-ambassador',
+    cmd: process.execPath,
+    args: [CLI, 'serve', '--config-dir', dir, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
+  });
+  const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 15_000);
+  const xdsPort = Number(m[1]);
+  const httpPort = Number(m[2]);
+  let serial = 0;
+  const cp: ControlPlaneProcess = {
+    proc, xdsPort, httpPort, dir,
+    async write(file, text) {
+      const tmp = join(dir, `.${file}.${++serial}.tmp`);
+      await writeFile(tmp, text);
+      await rename(tmp, join(dir, file));
+    },
+    remove: (file) => rm(join(dir, file), { force: true }),
+    async status() {
+      const r = await fetch(`http://127.0.0.1:${httpPort}/debug/status`);
+      return (await r.json()) as StatusBody;
+    },
+    async stop() {
+      await proc.stop('SIGTERM', 5000);
+      if (!o.dir) await rm(dir, { recursive: true, force: true });
+    },
+  };
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 10_000, 'control plane ready');
+  return cp;
+}
+
+export async function startAmbassador(o: { xdsPort: number; ambassador: string; namespace?: string; nodeId?: string }): Promise<EnvoyHandle> {
+  const adminPort = await freePort();
+  const nodeId = o.nodeId ?? `${o.ambassador}-${adminPort}`;
+  return startEnvoy({
+    name: nodeId,
+    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace: o.namespace ?? 'default', xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort }),
+  });
+}
+
+export interface Reply {
+  status: number;
+  upstream?: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+/** One HTTP request through the ambassador's listener. */
+export async function get(port: number, path = '/', headers: Record<string, string> = {}, timeoutMs = 10_000): Promise<Reply> {
+  const r = await fetch(`http://127.0.0.1:${port}${path}`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  const body = await r.text();
+  let upstream: string | undefined;
+  try {
+    upstream = (JSON.parse(body) as { upstream?: string }).upstream;
+  } catch {
+    upstream = undefined;
+  }
+  return { status: r.status, upstream, headers: Object.fromEntries(r.headers), body };
+}
+
+/** Polls until `predicate` holds; throws naming `what` on timeout. Returns the elapsed milliseconds. */
+export async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<number> {
+  const start = performance.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      if (await predicate()) return performance.now() - start;
+    } catch (e) {
+      last = e;
+    }
+    if (performance.now() - start > timeoutMs) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last ? ` (last error: ${String(last)})` : ''}`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}

@@ -1,0 +1,262 @@
+// One test per class of config error: each asserts the complete formatted message(s) a user sees
+// (ConfigMap "ns/name", the key, the YAML path, the line, what was expected and what was found).
+// Asserting the whole list also proves that a mistake is reported once, not as a cascade.
+// The last tests cover ModelBuilder: ownership of an ambassador, last-good-config, deletion, labels.
+import { describe, expect, it } from 'vitest';
+import { formatConfigError } from '../../control-plane/src/model/errors.ts';
+import { ModelBuilder } from '../../control-plane/src/model/model-builder.ts';
+import { CONFIG_LABEL, parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
+import { objectKey } from '../../control-plane/src/sources/types.ts';
+import type { ConfigMapObject, SourceObject, SourceState } from '../../control-plane/src/sources/types.ts';
+
+function configMap(data: Record<string, string>, name = 'orders', labelled = true): ConfigMapObject {
+  return { kind: 'ConfigMap', namespace: 'shop', name, labels: labelled ? { [CONFIG_LABEL]: 'true' } : {}, origin: 'test', data };
+}
+
+/** The formatted errors for an ambassador.yaml text (fails the test if it is accepted). */
+function errorsOf(text: string): string[] {
+  const r = parseConfigMap(configMap({ 'ambassador.yaml': text }));
+  if (r.ok) throw new Error('expected the config to be rejected, but it was accepted');
+  return r.errors.map(formatConfigError);
+}
+
+/** A valid config (once the route has a match and an upstream) whose one route is made of `routeLines`. */
+function withRoute(...routeLines: string[]): string {
+  return [
+    'ambassador: orders',
+    'listeners:',
+    '  - name: web',
+    '    port: 8000',
+    '    routes:',
+    `      - ${routeLines.join('\n        ')}`,
+    'upstreams:',
+    '  a:',
+    '    endpoints: ["10.0.0.1:80"]',
+    '  b:',
+    '    endpoints: ["10.0.0.2:80"]',
+    '',
+  ].join('\n');
+}
+const ROUTE_LINE = 6; // the line of "- match" in withRoute()
+
+const VALID = withRoute('match: {prefix: /}', 'upstream: a');
+
+describe('config errors', () => {
+  it('accepts the base config used below (so each rejection is caused by the one change)', () => {
+    expect(parseConfigMap(configMap({ 'ambassador.yaml': VALID })).ok).toBe(true);
+  });
+
+  it('invalid YAML: reports the YAML parser message and the line', () => {
+    expect(errorsOf('ambassador: orders\n\tlisteners: []\n')).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml (line 2): invalid YAML: Tabs are not allowed as indentation',
+    ]);
+  });
+
+  it('empty document (only a comment)', () => {
+    expect(errorsOf('# TODO\n')).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")',
+    ]);
+  });
+
+  it('missing ambassador.yaml key: lists the keys that were found', () => {
+    const r = parseConfigMap(configMap({ 'ambassador.yml': 'x', other: 'y' }));
+    expect(r.ok ? [] : r.errors.map(formatConfigError)).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: missing: the ConfigMap is labelled xds-ambassador.io/config: "true" but has no data key "ambassador.yaml" (found "ambassador.yml", "other"); put the ambassador config under data.ambassador.yaml',
+    ]);
+  });
+
+  it('unknown field: "did you mean" hint and the allowed fields', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'timout: 5s'))).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries`,
+    ]);
+  });
+
+  it('wrong type: port: "eighty"', () => {
+    expect(errorsOf(VALID.replace('port: 8000', 'port: "eighty"'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found "eighty"',
+    ]);
+  });
+
+  it('port out of range', () => {
+    expect(errorsOf(VALID.replace('port: 8000', 'port: 70000'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 70000',
+    ]);
+  });
+
+  it('bad duration (text, and a bare number)', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'timeout: 5 seconds'))).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found "5 seconds"`,
+    ]);
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'timeout: 5'))).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found 5`,
+    ]);
+  });
+
+  it('bad endpoint (no port, and a malformed bracketed IPv6 address)', () => {
+    expect(errorsOf(VALID.replace('"10.0.0.1:80"', '"10.0.0.1"'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: upstreams.a.endpoints[0] (line 10): expected an endpoint "host:port" (a DNS name, an IPv4 address or [IPv6], and a port 1-65535), found "10.0.0.1"',
+    ]);
+    expect(errorsOf(VALID.replace('"10.0.0.1:80"', '"[::::]:80"'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: upstreams.a.endpoints[0] (line 10): expected an endpoint "host:port" (a DNS name, an IPv4 address or [IPv6], and a port 1-65535), found "[::::]:80"',
+    ]);
+  });
+
+  it('bad retry condition: lists the valid ones', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'retries: {attempts: 2, on: [5xx, timeout]}'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].retries.on[1] (line 8): expected one of 5xx, gateway-error, reset, reset-before-request, connect-failure, envoy-ratelimited, retriable-4xx, refused-stream, retriable-status-codes, http3-post-connect-failure, found "timeout"',
+    ]);
+  });
+
+  it('bad header name', () => {
+    expect(errorsOf(withRoute('match: {prefix: /, headers: {X-Canary: "1"}}', 'upstream: a'))).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].match.headers.X-Canary (line ${ROUTE_LINE}): expected a lowercase HTTP header name, found "X-Canary"`,
+    ]);
+  });
+
+  it('bad header value form', () => {
+    expect(errorsOf(withRoute('match: {prefix: /, headers: {x-canary: {regex: "1"}}}', 'upstream: a'))).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].match.headers.x-canary (line ${ROUTE_LINE}): expected a string (exact match) or one of {exact: ...}, {prefix: ...}, {present: true|false}, found a map with "regex"`,
+    ]);
+  });
+
+  it('empty listeners', () => {
+    expect(errorsOf('ambassador: orders\nlisteners: []\n')).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners (line 2): expected at least one listener, found a list (0 items)',
+    ]);
+  });
+
+  it('empty routes', () => {
+    expect(errorsOf('ambassador: orders\nlisteners:\n  - name: web\n    port: 8000\n    routes: []\n')).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes (line 5): expected at least one route, found a list (0 items)',
+    ]);
+  });
+
+  it('route with neither or both of prefix and path', () => {
+    const message = (found: string) =>
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].match (line ${ROUTE_LINE}): expected exactly one of "prefix" (e.g. prefix: /) or "path" (an exact path), found ${found}`;
+    expect(errorsOf(withRoute('match: {}', 'upstream: a'))).toEqual([message('neither')]);
+    expect(errorsOf(withRoute('match: {prefix: /, path: /x}', 'upstream: a'))).toEqual([message('both')]);
+  });
+
+  it('route with neither or both of upstream and split', () => {
+    const message = (found: string) =>
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): expected exactly one of "upstream: NAME" or "split: [{upstream, weight}, ...]", found ${found}`;
+    expect(errorsOf(withRoute('match: {prefix: /}'))).toEqual([message('neither')]);
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'split: [{upstream: b, weight: 1}]'))).toEqual([message('both')]);
+  });
+
+  it('unknown upstream reference: lists the defined ones', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: c'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].upstream (line 7): unknown upstream "c" (defined upstreams: a, b); add it under "upstreams:" or fix the name',
+    ]);
+  });
+
+  const twoListeners = (second: string) => [
+    'ambassador: orders',
+    'listeners:',
+    '  - {name: web, port: 8000, routes: [{match: {prefix: /}, upstream: a}]}',
+    `  - {${second}, routes: [{match: {prefix: /}, upstream: a}]}`,
+    'upstreams:',
+    '  a: {endpoints: ["10.0.0.1:80"]}',
+    '',
+  ].join('\n');
+
+  it('duplicate listener name', () => {
+    expect(errorsOf(twoListeners('name: web, port: 8001'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[1].name (line 4): duplicate listener name "web" (also listeners[0]); give each listener its own name',
+    ]);
+  });
+
+  it('duplicate port (on the same address)', () => {
+    expect(errorsOf(twoListeners('name: api, port: 8000'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[1].port (line 4): port 8000 on 127.0.0.1 is already used by listeners[0]; choose another port',
+    ]);
+    // The same port on another address is a different socket.
+    expect(parseConfigMap(configMap({ 'ambassador.yaml': twoListeners('name: api, port: 8000, address: "::1"') })).ok).toBe(true);
+  });
+
+  it('split weights summing to 0', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'split: [{upstream: a, weight: 0}, {upstream: b, weight: 0}]'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].split (line 7): expected the split weights to add up to more than 0, found 2 weights of 0',
+    ]);
+  });
+
+  it('duplicate upstream in a split', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'split: [{upstream: a, weight: 1}, {upstream: a, weight: 2}]'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].split[1].upstream (line 7): upstream "a" appears twice in the split; merge the two weights',
+    ]);
+  });
+
+  it('backoff max < base', () => {
+    expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'retries: {attempts: 2, backoff: {base: 1s, max: 100ms}}'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].retries.backoff.max (line 8): expected max to be at least base (1000ms), found 100ms',
+    ]);
+  });
+
+  it('connect timeout of 0 (Envoy requires connect_timeout > 0)', () => {
+    expect(errorsOf(VALID.replace('endpoints: ["10.0.0.1:80"]', 'endpoints: ["10.0.0.1:80"]\n    connectTimeout: 0s'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: upstreams.a.connectTimeout (line 11): expected a connect timeout greater than 0 (such as "1s"), found 0ms',
+    ]);
+  });
+
+  it('invalid ambassador name', () => {
+    expect(errorsOf(VALID.replace('ambassador: orders', 'ambassador: Orders_1'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): expected an ambassador name (the node.cluster of its Envoys): lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters, found "Orders_1"',
+    ]);
+  });
+});
+
+describe('ModelBuilder', () => {
+  const state = (...objects: SourceObject[]): SourceState => ({ objects: new Map(objects.map((o) => [objectKey(o), o])), problems: [] });
+  const cm = (name: string, text: string, labelled = true) => configMap({ 'ambassador.yaml': text }, name, labelled);
+
+  it('two ConfigMaps claiming one ambassador: the first by name wins, the second gets the error', () => {
+    const result = new ModelBuilder().build(state(cm('zz-second', VALID), cm('aa-first', VALID)));
+    expect([...result.ambassadors.entries()].map(([k, m]) => [k, m.configMap])).toEqual([['shop/orders', 'shop/aa-first']]);
+    expect(result.errors.map(formatConfigError)).toEqual([
+      'ConfigMap shop/zz-second: ambassador.yaml: ambassador: ambassador "orders" in namespace "shop" is already configured by ConfigMap shop/aa-first; put all of an ambassador\'s listeners in one ConfigMap, or give this one another ambassador name',
+    ]);
+  });
+
+  it('a ConfigMap that becomes invalid keeps its last good config (stale) and recovers when fixed', () => {
+    const builder = new ModelBuilder();
+    const good = builder.build(state(cm('orders', VALID)));
+    const goodConfig = good.ambassadors.get('shop/orders')?.config;
+    expect(goodConfig).toBeDefined();
+    expect(good.ambassadors.get('shop/orders')?.stale).toBe(false);
+
+    const broken = builder.build(state(cm('orders', VALID.replace('port: 8000', 'port: 0'))));
+    expect(broken.errors.map(formatConfigError)).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 0',
+    ]);
+    expect(broken.ambassadors.get('shop/orders')).toMatchObject({ stale: true, configMap: 'shop/orders' });
+    expect(broken.ambassadors.get('shop/orders')?.config).toBe(goodConfig);
+
+    const fixed = builder.build(state(cm('orders', VALID.replace('port: 8000', 'port: 8001'))));
+    expect(fixed.errors).toEqual([]);
+    expect(fixed.ambassadors.get('shop/orders')?.stale).toBe(false);
+    expect(fixed.ambassadors.get('shop/orders')?.config.listeners[0]?.port).toBe(8001);
+  });
+
+  it('an invalid ConfigMap with no good version yet serves nothing and reports its error', () => {
+    const result = new ModelBuilder().build(state(cm('orders', 'ambassador: orders\nlisteners: []\n')));
+    expect(result.ambassadors.size).toBe(0);
+    expect(result.errors).toHaveLength(1);
+  });
+
+  it('a deleted ConfigMap disappears (and its last good version is forgotten)', () => {
+    const builder = new ModelBuilder();
+    expect(builder.build(state(cm('orders', VALID))).ambassadors.size).toBe(1);
+    expect(builder.build(state()).ambassadors.size).toBe(0);
+    // Re-created broken: the old good version must not come back.
+    const recreated = builder.build(state(cm('orders', VALID.replace('port: 8000', 'port: 0'))));
+    expect(recreated.ambassadors.size).toBe(0);
+    expect(recreated.errors).toHaveLength(1);
+  });
+
+  it('an unlabelled ConfigMap is ignored, even when it is invalid', () => {
+    const result = new ModelBuilder().build(state(cm('orders', VALID, false), cm('junk', 'not: [valid', false)));
+    expect(result.ambassadors.size).toBe(0);
+    expect(result.errors).toEqual([]);
+  });
+});
