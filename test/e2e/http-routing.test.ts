@@ -164,7 +164,7 @@ describe('HTTP ambassador', () => {
     const v3 = await startUpstream({ name: 'v3' });
     try {
       await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v3', `  v3: {endpoints: ["127.0.0.1:${v3.port}"]}`));
-      try { await waitUntil(async () => (await get(port)).upstream === 'v3', 1000, 'the new upstream'); } catch (e) { console.log('CPLOG', cp.proc.output().slice(-6000)); console.log('ENVOYLOG', envoy.logs().slice(-3000)); console.log(JSON.stringify(await get(port))); throw e; }
+      await waitUntil(async () => (await get(port)).upstream === 'v3', 1000, 'the new upstream');
       await cp.write('shop.yaml', configMap({
         name: 'shop-ambassador',
         namespace: 'shop',

@@ -3,11 +3,15 @@
 // Rules (Envoy's xDS protocol document):
 // - a response carries a fresh nonce; a request whose nonce is not the latest one sent for its type
 //   is stale and ignored entirely;
-// - a request echoing the latest nonce ACKs it, or NACKs it when it has error_detail;
+// - a request echoing the latest nonce ACKs it when its version_info is that response's version, NACKs
+//   it when it has error_detail, and is otherwise only a subscription update (after a NACK, Envoy
+//   resends its older version with the same nonce and no error_detail);
+// - CDS/LDS: a stream that never named a resource of the type is a wildcard subscription; "*" is
+//   one explicitly; once names were sent, an empty list means no resources;
 // - a type is not pushed again while its previous response awaits ACK/NACK, and never with an
 //   unchanged version unless new names were subscribed or the request was an initial one;
-// - make before break: LDS waits for CDS and EDS to settle (and every accepted EDS cluster to have
-//   its endpoints), RDS also waits for LDS; clusters the Envoy's current routes still use are kept
+// - make before break: LDS waits for CDS and EDS to settle (accepted, not rejected, and every
+//   accepted EDS cluster to have its endpoints), RDS also waits for LDS; clusters the Envoy's current routes still use are kept
 //   in CDS until those routes are replaced.
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
@@ -20,12 +24,18 @@ import type { StreamRef, XdsObserver } from './observer.ts';
 
 interface TypeState {
   wildcard: boolean;
+  /** Some request named resources (or "*"): an empty list no longer means the legacy wildcard. */
+  explicit: boolean;
   names: Set<string>;
   /** An initial (nonce-less) request arrived: it is answered even if nothing changed. */
   fresh: boolean;
   pending: boolean;
+  /** The latest response was NACKed. */
+  rejected: boolean;
   sentNonce?: string;
   sentVersion?: string;
+  /** The version of the served snapshot's type the latest response was built from (what the cache knows). */
+  sentFrom?: string;
   sent: Map<string, EncodedResource>;
   acked: Map<string, EncodedResource>;
 }
@@ -79,11 +89,12 @@ export class SotwStream {
       st.pending = false;
       const version = st.sentVersion ?? '';
       if (req.error_detail) {
-        const outcome = this.deps.cache.nack(ref.group, type, version, ref.node.id, req.error_detail.message);
+        st.rejected = true;
+        const outcome = this.deps.cache.nack(ref.group, type, st.sentFrom ?? '', ref.node.id, req.error_detail.message);
         this.deps.observer.nack(ref, type, version, req.error_detail.message, this.deps.cache.served(ref.group)?.origins ?? [], outcome);
-      } else {
+      } else if (req.version_info === version) {
         st.acked = st.sent;
-        this.deps.cache.ack(ref.group, type, version);
+        this.deps.cache.ack(ref.group, type, st.sentFrom ?? '');
         this.deps.observer.ack(ref, type, version);
       }
     } else {
@@ -91,7 +102,8 @@ export class SotwStream {
     }
 
     const names = req.resource_names.filter((n) => n !== '*');
-    st.wildcard = WILDCARD_TYPES.has(type) && (req.resource_names.length === 0 || req.resource_names.includes('*'));
+    if (req.resource_names.length > 0) st.explicit = true;
+    st.wildcard = WILDCARD_TYPES.has(type) && (!st.explicit || req.resource_names.includes('*'));
     st.names = new Set(names);
     this.pushAll();
   }
@@ -105,7 +117,7 @@ export class SotwStream {
   private state(type: TypeUrl): TypeState {
     let st = this.types.get(type);
     if (!st) {
-      st = { wildcard: false, names: new Set(), fresh: false, pending: false, sent: new Map(), acked: new Map() };
+      st = { wildcard: false, explicit: false, names: new Set(), fresh: false, pending: false, rejected: false, sent: new Map(), acked: new Map() };
       this.types.set(type, st);
     }
     return st;
@@ -122,14 +134,14 @@ export class SotwStream {
     const st = this.types.get(type);
     if (!st || st.pending) return;
     if (type === LISTENER || type === ROUTE) {
-      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || !this.endpointsSettled(served)) return;
+      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || !this.endpointsSettled(served)) return;
       if (type === ROUTE && this.isPending(LISTENER)) return;
     }
     const resources = this.desired(type, st, served);
     const version = resourcesVersion(resources);
     const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && resources.some((r) => r.name === n));
     if (!st.fresh && !namesAdded && st.sentVersion === version) return;
-    this.send(type, st, version, resources);
+    this.send(type, st, version, resources, served.types[type].version);
   }
 
   private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
@@ -179,11 +191,17 @@ export class SotwStream {
     return this.types.get(type)?.pending ?? false;
   }
 
-  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[]): void {
+  private isRejected(type: TypeUrl): boolean {
+    return this.types.get(type)?.rejected ?? false;
+  }
+
+  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: string): void {
     if (!this.ref) return;
     const nonce = `${this.id}-${++this.nonces}`;
     st.sentNonce = nonce;
     st.sentVersion = version;
+    st.sentFrom = from;
+    st.rejected = false;
     st.sent = new Map(resources.map((r) => [r.name, r]));
     st.pending = true;
     st.fresh = false;

@@ -1,0 +1,697 @@
+// The ADS State-of-the-World protocol as an Envoy sees it, over a real gRPC socket: nonces, versions,
+// ACK/NACK (with rollback to the last fully accepted snapshot), stale nonces, named and wildcard
+// subscriptions, make-before-break ordering, node groups, stream refusal, control_plane and health.
+// Reference: Envoy's "xDS REST and gRPC protocol" document (docs/root/api-docs/xds_protocol.rst).
+import * as grpc from '@grpc/grpc-js';
+import { service as healthService } from 'grpc-health-check';
+import type protobuf from 'protobufjs';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { consistencyProblems } from '../../control-plane/src/cache/consistency.ts';
+import { encodeResource } from '../../control-plane/src/cache/encode.ts';
+import { SnapshotCache } from '../../control-plane/src/cache/snapshot-cache.ts';
+import type { NackOutcome } from '../../control-plane/src/cache/snapshot-cache.ts';
+import { buildSnapshot } from '../../control-plane/src/cache/snapshot.ts';
+import type { Snapshot } from '../../control-plane/src/cache/snapshot.ts';
+import { parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
+import { ADS_SERVICE_NAME, startXdsServer } from '../../control-plane/src/server/grpc-server.ts';
+import type { XdsServer } from '../../control-plane/src/server/grpc-server.ts';
+import type { XdsObserver } from '../../control-plane/src/server/observer.ts';
+import { translateAmbassador } from '../../control-plane/src/translate/ambassador.ts';
+import { groupKey } from '../../control-plane/src/translate/names.ts';
+import type { GroupId } from '../../control-plane/src/translate/names.ts';
+import type { JsonObject, XdsResource } from '../../control-plane/src/translate/types.ts';
+import { xdsRoot } from '../../control-plane/src/xds/protos.ts';
+import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../control-plane/src/xds/type-urls.ts';
+import { openAds } from '../helpers/ads-client.ts';
+import type { AdsNodeOptions, AdsResponse, AdsSession } from '../helpers/ads-client.ts';
+
+const CONTROL_PLANE_ID = 'xds-ambassador@ads-protocol-test';
+const SHOP: GroupId = { namespace: 'shop', ambassador: 'orders' };
+const SHOP_NODE: AdsNodeOptions = { nodeId: 'orders-0', cluster: 'orders', namespace: 'shop' };
+const QUIET_MS = 150;
+
+let root: protobuf.Root;
+beforeAll(async () => { root = await xdsRoot(); });
+
+// ---------------------------------------------------------------------------------------------
+// Resources, written by hand so that every test controls exactly what changes between snapshots.
+
+const ADS_SOURCE: JsonObject = { ads: {}, resource_api_version: 'V3' };
+const NO_REFS = { clusters: [], routes: [] };
+
+function edsCluster(name: string, connectTimeoutS = 5): XdsResource {
+  return {
+    type: CLUSTER, name, edsName: name, refs: NO_REFS,
+    body: { name, connect_timeout: { seconds: connectTimeoutS }, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE } },
+  };
+}
+
+function dnsCluster(name: string, host: string, connectTimeoutS = 5): XdsResource {
+  return {
+    type: CLUSTER, name, refs: NO_REFS,
+    body: {
+      name, connect_timeout: { seconds: connectTimeoutS }, type: 'STRICT_DNS',
+      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: 443 } } } }] }] },
+    },
+  };
+}
+
+function cla(name: string, ip: string, port = 80): XdsResource {
+  return {
+    type: ENDPOINT, name, refs: NO_REFS,
+    body: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: ip, port_value: port } } } }] }] },
+  };
+}
+
+function listener(name: string, port: number, routeName = name): XdsResource {
+  return {
+    type: LISTENER, name, refs: { clusters: [], routes: [routeName] },
+    body: {
+      name,
+      address: { socket_address: { address: '127.0.0.1', port_value: port } },
+      filter_chains: [{
+        filters: [{
+          name: 'envoy.filters.network.http_connection_manager',
+          typed_config: {
+            '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+            stat_prefix: name,
+            rds: { route_config_name: routeName, config_source: ADS_SOURCE },
+            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+          },
+        }],
+      }],
+    },
+  };
+}
+
+function routeConfig(name: string, cluster: string, timeoutS?: number): XdsResource {
+  const route: JsonObject = { cluster };
+  if (timeoutS !== undefined) route.timeout = { seconds: timeoutS };
+  return {
+    type: ROUTE, name, refs: { clusters: [cluster], routes: [] },
+    body: { name, virtual_hosts: [{ name, domains: ['*'], routes: [{ match: { prefix: '/' }, route }] }] },
+  };
+}
+
+function snap(...resources: XdsResource[]): Snapshot {
+  const s = buildSnapshot(resources.map((r) => encodeResource(root, r)), ['test']);
+  expect(consistencyProblems(s), 'the test snapshot itself is consistent').toEqual([]);
+  return s;
+}
+
+/** Listener "web" → route "web" → EDS cluster "a" (10.0.0.1), plus a STRICT_DNS cluster "dns". */
+function baseResources(o: { ip?: string; dnsTimeoutS?: number; port?: number; routeTimeoutS?: number } = {}): XdsResource[] {
+  return [
+    edsCluster('a'), cla('a', o.ip ?? '10.0.0.1'),
+    dnsCluster('dns', 'example.com', o.dnsTimeoutS),
+    listener('web', o.port ?? 8000),
+    routeConfig('web', 'a', o.routeTimeoutS),
+  ];
+}
+
+// ---------------------------------------------------------------------------------------------
+// A recording observer.
+
+type ObserverEvent =
+  | { kind: 'opened' | 'closed'; node: string; group: string }
+  | { kind: 'rejected'; node: string; message: string }
+  | { kind: 'sent' | 'ack'; node: string; type: string; version: string }
+  | { kind: 'nack'; node: string; type: string; version: string; message: string; outcome: NackOutcome }
+  | { kind: 'stale' | 'unknown'; node: string; type: string };
+
+function recordingObserver(): XdsObserver & { events: ObserverEvent[] } {
+  const events: ObserverEvent[] = [];
+  return {
+    events,
+    streamOpened: (s) => { events.push({ kind: 'opened', node: s.node.id, group: s.group }); },
+    streamClosed: (s) => { events.push({ kind: 'closed', node: s.node.id, group: s.group }); },
+    streamRejected: (node, message) => { events.push({ kind: 'rejected', node, message }); },
+    responseSent: (s, type, version) => { events.push({ kind: 'sent', node: s.node.id, type, version }); },
+    ack: (s, type, version) => { events.push({ kind: 'ack', node: s.node.id, type, version }); },
+    nack: (s, type, version, message, _origins, outcome) => { events.push({ kind: 'nack', node: s.node.id, type, version, message, outcome }); },
+    staleNonce: (s, type) => { events.push({ kind: 'stale', node: s.node.id, type }); },
+    unknownType: (s, type) => { events.push({ kind: 'unknown', node: s.node.id, type }); },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// A real server per test, on 127.0.0.1 and a port the kernel picks.
+
+interface Fixture {
+  cache: SnapshotCache;
+  server: XdsServer;
+  observer: ReturnType<typeof recordingObserver>;
+  open(node?: AdsNodeOptions): Promise<AdsSession>;
+}
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function startFixture(o: { synced?: boolean } = {}): Promise<Fixture> {
+  const cache = new SnapshotCache();
+  if (o.synced !== false) cache.markSynced();
+  const observer = recordingObserver();
+  const server = await startXdsServer({ root, cache, observer, controlPlaneId: CONTROL_PLANE_ID, address: '127.0.0.1', port: 0 });
+  cleanups.push(() => server.stop());
+  return {
+    cache, server, observer,
+    async open(node = SHOP_NODE) {
+      const s = await openAds(server.port, node);
+      cleanups.push(() => s.close());
+      return s;
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading responses.
+
+const names = (r: AdsResponse) => r.resources.map((x) => x.name).sort();
+
+function at(obj: unknown, ...path: (string | number)[]): unknown {
+  let v = obj;
+  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[p] : undefined;
+  return v;
+}
+
+/** The EDS names a CDS response makes an Envoy subscribe to. */
+function edsNamesOf(cds: AdsResponse): string[] {
+  return cds.resources.filter((c) => c.body.type === 'EDS').map((c) => c.name).sort();
+}
+
+/** The RDS names an LDS response makes an Envoy subscribe to. */
+function rdsNamesOf(lds: AdsResponse): string[] {
+  return lds.resources.map((l) => at(l.body, 'filter_chains', 0, 'filters', 0, 'typed_config', 'rds', 'route_config_name')).filter((n): n is string => typeof n === 'string').sort();
+}
+
+interface Handshake { cds: AdsResponse; eds?: AdsResponse; lds: AdsResponse; rds?: AdsResponse }
+
+/** What an Envoy does on a new stream: CDS, then EDS for its EDS clusters, then LDS, then RDS, ACKing each. */
+async function handshake(s: AdsSession): Promise<Handshake> {
+  s.request({ typeUrl: CLUSTER, names: [] });
+  const cds = await s.next(CLUSTER);
+  s.ack(cds);
+  const h: Handshake = { cds, lds: cds };
+  if (edsNamesOf(cds).length > 0) {
+    s.request({ typeUrl: ENDPOINT, names: edsNamesOf(cds), versionInfo: '' });
+    h.eds = await s.next(ENDPOINT);
+    s.ack(h.eds);
+  }
+  s.request({ typeUrl: LISTENER, names: [] });
+  h.lds = await s.next(LISTENER);
+  s.ack(h.lds);
+  if (rdsNamesOf(h.lds).length > 0) {
+    s.request({ typeUrl: ROUTE, names: rdsNamesOf(h.lds) });
+    h.rds = await s.next(ROUTE);
+    s.ack(h.rds);
+  }
+  return h;
+}
+
+/** The resources of a snapshot type, decoded the way the client decodes what it receives. */
+function snapshotBodies(s: Snapshot, type: typeof CLUSTER | typeof ENDPOINT | typeof LISTENER | typeof ROUTE): Record<string, unknown>[] {
+  const any = root.lookupType('google.protobuf.Any');
+  const t = root.lookupType(type.slice(type.lastIndexOf('/') + 1));
+  return [...s.types[type].resources.values()].map((r) => {
+    const value = (any.toObject(any.decode(r.any)) as { value: Uint8Array }).value;
+    return t.toObject(t.decode(value), { longs: String, enums: String, json: true }) as Record<string, unknown>;
+  });
+}
+
+const bodiesOf = (r: AdsResponse) => [...r.resources].sort((x, y) => (x.name < y.name ? -1 : 1)).map((x) => x.body);
+
+// =============================================================================================
+
+describe('ADS SotW protocol over a real gRPC stream', () => {
+  it('answers nothing, not even an empty LDS/CDS, before the sources are synced; then answers the held requests', async () => {
+    const f = await startFixture({ synced: false });
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    const configured = await f.open();
+    const unconfigured = await f.open({ nodeId: 'other-0', cluster: 'unconfigured', namespace: 'shop' });
+    for (const s of [configured, unconfigured]) {
+      s.request({ typeUrl: CLUSTER, names: [] });
+      s.request({ typeUrl: LISTENER, names: [] });
+    }
+    await configured.expectNothing(QUIET_MS);
+    await unconfigured.expectNothing(0);
+
+    f.cache.markSynced();
+    const cds = await configured.next(CLUSTER);
+    expect(names(cds)).toEqual(['a', 'dns']);
+    const empty = await unconfigured.next(CLUSTER);
+    expect(empty.resources).toEqual([]);
+    // The held LDS requests are answered too, once CDS is accepted.
+    unconfigured.ack(empty);
+    expect((await unconfigured.next(LISTENER)).resources).toEqual([]);
+  });
+
+  it('gives a group with no config an empty CDS and LDS after sync: that is legitimate config', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    const s = await f.open({ nodeId: 'lonely-0', cluster: 'nobody', namespace: 'shop' });
+    s.request({ typeUrl: CLUSTER, names: [] });
+    s.request({ typeUrl: LISTENER, names: [] });
+    const cds = await s.next(CLUSTER);
+    expect(cds.resources).toEqual([]);
+    expect(cds.versionInfo).not.toBe('');
+    await s.expectNothing(QUIET_MS); // LDS waits for the CDS ACK
+    s.ack(cds);
+    const lds = await s.next(LISTENER);
+    expect(lds.resources).toEqual([]);
+    expect(lds.versionInfo).not.toBe('');
+    s.ack(lds);
+    await s.expectNothing(QUIET_MS);
+  });
+
+  it('sends each response with a fresh nonce, a version_info, control_plane.identifier and the snapshot\'s resources', async () => {
+    const f = await startFixture();
+    // A realistic snapshot: an ambassador ConfigMap, parsed and translated by the real pipeline.
+    const parsed = parseConfigMap({
+      kind: 'ConfigMap', namespace: 'shop', name: 'orders-ambassador', labels: { 'xds-ambassador.io/config': 'true' }, origin: 'test',
+      data: {
+        'ambassador.yaml': [
+          'ambassador: orders',
+          'listeners:',
+          '  - name: movies',
+          '    port: 8000',
+          '    routes:',
+          '      - match: {prefix: /}',
+          '        upstream: tmdb',
+          'upstreams:',
+          '  tmdb: {endpoints: ["10.1.2.3:8080"]}',
+          '  dns: {endpoints: ["api.example.com:443"]}',
+        ].join('\n'),
+      },
+    });
+    if (!parsed.ok) throw new Error(`test config rejected: ${JSON.stringify(parsed.errors)}`);
+    const snapshot = buildSnapshot(translateAmbassador(SHOP, parsed.config).map((r) => encodeResource(root, r)), ['ConfigMap shop/orders-ambassador']);
+    expect(consistencyProblems(snapshot)).toEqual([]);
+    f.cache.set(groupKey(SHOP), snapshot);
+
+    const s = await f.open();
+    const h = await handshake(s);
+    const responses = [h.cds, h.eds, h.lds, h.rds].filter((r): r is AdsResponse => r !== undefined);
+    expect(responses.map((r) => r.typeUrl)).toEqual([CLUSTER, ENDPOINT, LISTENER, ROUTE]);
+    expect(new Set(responses.map((r) => r.nonce)).size).toBe(responses.length);
+    for (const r of responses) {
+      expect(r.nonce).not.toBe('');
+      expect(r.versionInfo).not.toBe('');
+      expect(r.controlPlane).toBe(CONTROL_PLANE_ID);
+      for (const res of r.resources) expect(res.typeUrl).toBe(r.typeUrl);
+    }
+    // Every resource decodes to exactly the snapshot's resource.
+    expect(bodiesOf(h.cds)).toEqual(snapshotBodies(snapshot, CLUSTER));
+    expect(bodiesOf(h.eds!)).toEqual(snapshotBodies(snapshot, ENDPOINT));
+    expect(bodiesOf(h.lds)).toEqual(snapshotBodies(snapshot, LISTENER));
+    expect(bodiesOf(h.rds!)).toEqual(snapshotBodies(snapshot, ROUTE));
+    // And it is the config that was written.
+    expect(names(h.cds)).toEqual(['shop/orders/dns', 'shop/orders/tmdb']);
+    expect(at(h.eds!.resources[0]!.body, 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address')).toEqual({ address: '10.1.2.3', port_value: 8080 });
+    expect(at(h.lds.resources[0]!.body, 'address', 'socket_address', 'port_value')).toBe(8000);
+    expect(at(h.rds!.resources[0]!.body, 'virtual_hosts', 0, 'routes', 0, 'route', 'cluster')).toBe('shop/orders/tmdb');
+  });
+
+  it('does not re-push an ACKed version; a snapshot change is pushed with a new version and nonce', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    const s = await f.open();
+    const h = await handshake(s);
+    await s.expectNothing(QUIET_MS);
+
+    // The same content again (a rebuilt, equal snapshot) is not a change.
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    await s.expectNothing(QUIET_MS);
+
+    // Only the endpoints change: only EDS is pushed.
+    f.cache.set(groupKey(SHOP), snap(...baseResources({ ip: '10.0.0.9' })));
+    const eds = await s.next(ENDPOINT);
+    expect(eds.versionInfo).not.toBe(h.eds!.versionInfo);
+    expect(eds.nonce).not.toBe(h.eds!.nonce);
+    expect(at(eds.resources[0]!.body, 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'address')).toBe('10.0.0.9');
+    s.ack(eds);
+    await s.expectNothing(QUIET_MS);
+    expect(f.observer.events.filter((e) => e.kind === 'ack' && e.type === ENDPOINT).map((e) => e.kind === 'ack' && e.version))
+      .toEqual([h.eds!.versionInfo, eds.versionInfo]);
+  });
+
+  it('on a NACK with an accepted earlier snapshot: records Envoy\'s message, rolls back to it, never loops, and serves only a new snapshot later', async () => {
+    const f = await startFixture();
+    const v1 = snap(...baseResources());
+    f.cache.set(groupKey(SHOP), v1);
+    const s = await f.open();
+    const h = await handshake(s);
+    await s.expectNothing(QUIET_MS);
+
+    const v2 = snap(...baseResources({ dnsTimeoutS: 9 }));
+    f.cache.set(groupKey(SHOP), v2);
+    const bad = await s.next(CLUSTER);
+    expect(bad.versionInfo).not.toBe(h.cds.versionInfo);
+    s.nack(bad, 'cluster dns: connect_timeout rejected', h.cds.versionInfo);
+
+    // Rolled back: the accepted version is pushed again, with a new nonce.
+    const rolled = await s.next(CLUSTER);
+    expect(rolled.versionInfo).toBe(h.cds.versionInfo);
+    expect(bodiesOf(rolled)).toEqual(snapshotBodies(v1, CLUSTER));
+    expect(rolled.nonce).not.toBe(bad.nonce);
+    expect(f.observer.events).toContainEqual({ kind: 'nack', node: 'orders-0', type: CLUSTER, version: bad.versionInfo, message: 'cluster dns: connect_timeout rejected', outcome: 'rolled-back' });
+    expect(f.cache.status()[0]).toMatchObject({ served: v1.version, latest: v2.version, rejected: { message: 'cluster dns: connect_timeout rejected', nodeId: 'orders-0' } });
+    s.ack(rolled);
+    await s.expectNothing(QUIET_MS);
+
+    // The rejected snapshot, set again, is not pushed again.
+    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 9 })));
+    await s.expectNothing(QUIET_MS);
+
+    // A new snapshot is.
+    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 7 })));
+    const fixed = await s.next(CLUSTER);
+    expect(at(fixed.resources.find((c) => c.name === 'dns')?.body, 'connect_timeout')).toEqual({ seconds: '7' });
+    s.ack(fixed);
+    await s.expectNothing(QUIET_MS);
+  });
+
+  it('on a NACK with no accepted earlier snapshot: records it and pushes nothing more until a new snapshot', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    const s = await f.open();
+    s.request({ typeUrl: CLUSTER, names: [] });
+    const cds = await s.next(CLUSTER);
+    s.ack(cds);
+    s.request({ typeUrl: ENDPOINT, names: ['a'] });
+    s.ack(await s.next(ENDPOINT));
+    s.request({ typeUrl: LISTENER, names: [] });
+    const lds = await s.next(LISTENER);
+    s.nack(lds, 'listener web: address already in use');
+    await s.expectNothing(QUIET_MS);
+    expect(f.observer.events).toContainEqual({ kind: 'nack', node: 'orders-0', type: LISTENER, version: lds.versionInfo, message: 'listener web: address already in use', outcome: 'kept' });
+    expect(f.observer.events.filter((e) => e.kind === 'sent' && e.type === LISTENER)).toHaveLength(1);
+
+    f.cache.set(groupKey(SHOP), snap(...baseResources({ port: 8001 })));
+    const fixed = await s.next(LISTENER);
+    expect(at(fixed.resources[0]!.body, 'address', 'socket_address', 'port_value')).toBe(8001);
+    s.ack(fixed);
+    s.request({ typeUrl: ROUTE, names: ['web'] });
+    expect(names(await s.next(ROUTE))).toEqual(['web']);
+  });
+
+  it('holds LDS and RDS while the CDS they need was NACKed (make before break: routes never point at rejected clusters)', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    const s = await f.open();
+    s.request({ typeUrl: CLUSTER, names: [] });
+    s.request({ typeUrl: LISTENER, names: [] });
+    const cds = await s.next(CLUSTER);
+    s.nack(cds, 'cluster a: bad');
+    await s.expectNothing(QUIET_MS);
+    expect(f.observer.events).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'kept' }));
+
+    // Once the group has an acceptable CDS, LDS follows.
+    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 3 })));
+    const fixed = await s.next(CLUSTER);
+    s.ack(fixed);
+    s.request({ typeUrl: ENDPOINT, names: edsNamesOf(fixed) });
+    s.ack(await s.next(ENDPOINT));
+    expect(names(await s.next(LISTENER))).toEqual(['web']);
+  });
+
+  it('does not take a request that echoes a NACKed nonce without error_detail for an ACK (Envoy resends its old version_info)', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'a')));
+    const s = await f.open();
+    s.request({ typeUrl: CLUSTER, names: [] });
+    const cds = await s.next(CLUSTER);
+    s.ack(cds);
+    s.request({ typeUrl: ENDPOINT, names: ['a', 'b'] });
+    const eds = await s.next(ENDPOINT);
+    s.nack(eds, 'endpoint b: bad address');
+    // Envoy clears error_detail after sending a NACK; its next EDS request (here: a subscription
+    // change) echoes the same nonce with the version it last accepted (none).
+    s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: '', nonce: eds.nonce });
+    await s.expectNothing(QUIET_MS);
+    expect(f.observer.events.filter((e) => e.kind === 'ack' && e.type === ENDPOINT)).toEqual([]);
+  });
+
+  it('ignores a request with a stale nonce entirely, even when its resource_names differ', async () => {
+    const f = await startFixture();
+    const withB = (ip: string) => snap(edsCluster('a'), cla('a', ip), edsCluster('b'), cla('b', '10.0.0.2'), dnsCluster('dns', 'example.com'), listener('web', 8000), routeConfig('web', 'a'));
+    f.cache.set(groupKey(SHOP), withB('10.0.0.1'));
+    const s = await f.open();
+    s.request({ typeUrl: CLUSTER, names: [] });
+    s.ack(await s.next(CLUSTER));
+    s.request({ typeUrl: ENDPOINT, names: ['a'] });
+    const first = await s.next(ENDPOINT);
+    s.ack(first);
+
+    f.cache.set(groupKey(SHOP), withB('10.0.0.3'));
+    const second = await s.next(ENDPOINT);
+    expect(names(second)).toEqual(['a']);
+
+    // Requests that answer the older response: a subscription change, and a NACK. Both are stale.
+    s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: first.versionInfo, nonce: first.nonce });
+    s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: first.versionInfo, nonce: first.nonce, errorDetail: 'stale complaint' });
+    await s.expectNothing(QUIET_MS);
+    expect(f.observer.events.filter((e) => e.kind === 'stale')).toHaveLength(2);
+    expect(f.observer.events.filter((e) => e.kind === 'nack')).toEqual([]);
+
+    // The current nonce still works, with the client's current subscription.
+    s.ack(second, ['a']);
+    await s.expectNothing(QUIET_MS);
+    expect(f.observer.events).toContainEqual({ kind: 'ack', node: 'orders-0', type: ENDPOINT, version: second.versionInfo });
+  });
+
+  it('returns only the requested RDS/EDS names; a newly requested name is pushed even with nothing else changed; unsubscribing is harmless', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(
+      edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'),
+      listener('web', 8000), routeConfig('web', 'a'), listener('admin', 8001), routeConfig('admin', 'b'),
+    ));
+    const s = await f.open();
+    s.request({ typeUrl: ENDPOINT, names: ['a'] });
+    const eds1 = await s.next(ENDPOINT);
+    expect(names(eds1)).toEqual(['a']);
+    s.ack(eds1);
+    s.request({ typeUrl: ROUTE, names: ['web'] });
+    const rds1 = await s.next(ROUTE);
+    expect(names(rds1)).toEqual(['web']);
+    s.ack(rds1);
+    await s.expectNothing(QUIET_MS);
+
+    // Subscribing to one more name, in the ACK-style request for the current nonce: pushed, both names.
+    s.ack(rds1, ['web', 'admin']);
+    const rds2 = await s.next(ROUTE);
+    expect(names(rds2)).toEqual(['admin', 'web']);
+    expect(rds2.nonce).not.toBe(rds1.nonce);
+    s.ack(rds2);
+    s.ack(eds1, ['a', 'b']);
+    const eds2 = await s.next(ENDPOINT);
+    expect(names(eds2)).toEqual(['a', 'b']);
+    s.ack(eds2);
+    await s.expectNothing(QUIET_MS);
+
+    // A name that does not exist yet is remembered and sent when it appears.
+    s.ack(eds2, ['a', 'b', 'c']);
+    await s.expectNothing(QUIET_MS);
+    f.cache.set(groupKey(SHOP), snap(
+      edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'), edsCluster('c'), cla('c', '10.0.0.3'),
+      listener('web', 8000), routeConfig('web', 'a'), listener('admin', 8001), routeConfig('admin', 'b'),
+    ));
+    const eds3 = await s.next(ENDPOINT);
+    expect(names(eds3)).toEqual(['a', 'b', 'c']);
+    s.ack(eds3);
+
+    // Unsubscribing: whatever is sent holds only what is still subscribed, and the stream keeps working.
+    s.ack(rds2, ['admin']);
+    const rds3 = await s.next(ROUTE);
+    expect(names(rds3)).toEqual(['admin']);
+    s.ack(rds3);
+    await s.expectNothing(QUIET_MS);
+    s.ack(rds3, ['admin', 'web']);
+    expect(names(await s.next(ROUTE))).toEqual(['admin', 'web']);
+  });
+
+  it('serves CDS/LDS wildcards: empty resource_names at first, or "*"; explicit names replace the legacy wildcard', async () => {
+    const f = await startFixture();
+    f.cache.set(groupKey(SHOP), snap(
+      edsCluster('a'), cla('a', '10.0.0.1'), dnsCluster('dns', 'example.com'),
+      listener('web', 8000), routeConfig('web', 'a'), listener('admin', 8001), routeConfig('admin', 'a'),
+    ));
+    const star = await f.open({ ...SHOP_NODE, nodeId: 'star' });
+    star.request({ typeUrl: CLUSTER, names: ['*'] });
+    const cdsStar = await star.next(CLUSTER);
+    expect(names(cdsStar)).toEqual(['a', 'dns']);
+    star.ack(cdsStar);
+    star.request({ typeUrl: LISTENER, names: ['*', 'web'] });
+    expect(names(await star.next(LISTENER))).toEqual(['admin', 'web']);
+
+    const s = await f.open();
+    s.request({ typeUrl: LISTENER, names: [] });
+    const all = await s.next(LISTENER);
+    expect(names(all)).toEqual(['admin', 'web']);
+    s.ack(all);
+    await s.expectNothing(QUIET_MS);
+    // An explicit name without "*" unsubscribes from the wildcard...
+    s.ack(all, ['web']);
+    const onlyWeb = await s.next(LISTENER);
+    expect(names(onlyWeb)).toEqual(['web']);
+    s.ack(onlyWeb);
+    // ...and after that, an empty list means "nothing", not the wildcard again.
+    s.ack(onlyWeb, []);
+    const none = await s.next(LISTENER);
+    expect(none.resources).toEqual([]);
+    s.ack(none);
+    await s.expectNothing(QUIET_MS);
+    // "*" subscribes to the wildcard again.
+    s.ack(none, ['*']);
+    expect(names(await s.next(LISTENER))).toEqual(['admin', 'web']);
+  });
+
+  describe('make before break', () => {
+    it('on a new stream: CDS first, EDS once subscribed, LDS only after CDS and EDS are ACKed, RDS only after LDS is ACKed', async () => {
+      const f = await startFixture();
+      f.cache.set(groupKey(SHOP), snap(...baseResources()));
+      const s = await f.open();
+      s.request({ typeUrl: LISTENER, names: [] });
+      s.request({ typeUrl: CLUSTER, names: [] });
+      const cds = await s.next(CLUSTER);
+      await s.expectNothing(QUIET_MS); // LDS waits for the CDS ACK
+      s.ack(cds);
+      await s.expectNothing(QUIET_MS); // ...and for the endpoints of the accepted EDS cluster
+      s.request({ typeUrl: ENDPOINT, names: ['a'] });
+      const eds = await s.next(ENDPOINT);
+      await s.expectNothing(QUIET_MS); // ...and for the EDS ACK
+      s.ack(eds);
+      const lds = await s.next(LISTENER);
+      s.request({ typeUrl: ROUTE, names: ['web'] });
+      await s.expectNothing(QUIET_MS); // RDS waits for the LDS ACK
+      s.ack(lds);
+      expect(names(await s.next(ROUTE))).toEqual(['web']);
+    });
+
+    it('on a change of clusters and listeners: CDS first, LDS after its ACK; RDS after the LDS ACK', async () => {
+      const f = await startFixture();
+      f.cache.set(groupKey(SHOP), snap(...baseResources()));
+      const s = await f.open();
+      await handshake(s);
+
+      f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 2, port: 8100, routeTimeoutS: 4 })));
+      const cds = await s.next(CLUSTER);
+      await s.expectNothing(QUIET_MS);
+      s.ack(cds);
+      const lds = await s.next(LISTENER);
+      expect(at(lds.resources[0]!.body, 'address', 'socket_address', 'port_value')).toBe(8100);
+      await s.expectNothing(QUIET_MS);
+      s.ack(lds);
+      const rds = await s.next(ROUTE);
+      expect(at(rds.resources[0]!.body, 'virtual_hosts', 0, 'routes', 0, 'route', 'timeout')).toEqual({ seconds: '4' });
+      s.ack(rds);
+      await s.expectNothing(QUIET_MS);
+    });
+
+    it('moving a route from cluster A to a new cluster B: B and its endpoints first, then the route, and A leaves CDS only after the new route is ACKed', async () => {
+      const f = await startFixture();
+      f.cache.set(groupKey(SHOP), snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a')));
+      const s = await f.open();
+      const h = await handshake(s);
+
+      f.cache.set(groupKey(SHOP), snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
+      const cds1 = await s.next(CLUSTER);
+      expect(names(cds1)).toEqual(['a', 'b']); // A is kept: the Envoy's routes still use it
+      await s.expectNothing(QUIET_MS);
+      s.ack(cds1);
+      await s.expectNothing(QUIET_MS); // the route waits for B's endpoints
+      s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: h.eds!.versionInfo, nonce: h.eds!.nonce });
+      const eds = await s.next(ENDPOINT);
+      expect(names(eds)).toEqual(['a', 'b']);
+      await s.expectNothing(QUIET_MS);
+      s.ack(eds);
+      const rds = await s.next(ROUTE); // LDS is unchanged, so not sent
+      expect(at(rds.resources[0]!.body, 'virtual_hosts', 0, 'routes', 0, 'route', 'cluster')).toBe('b');
+      await s.expectNothing(QUIET_MS); // A stays until the new route is accepted
+      s.ack(rds);
+      const cds2 = await s.next(CLUSTER);
+      expect(names(cds2)).toEqual(['b']);
+      s.ack(cds2);
+      s.ack(eds, ['b']);
+      const eds2 = await s.next(ENDPOINT);
+      expect(names(eds2)).toEqual(['b']);
+      s.ack(eds2);
+      await s.expectNothing(QUIET_MS);
+    });
+
+    it('a NACK of a CDS that still carries a retained cluster rolls back like any other NACK', async () => {
+      const f = await startFixture();
+      const v1 = snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a'));
+      f.cache.set(groupKey(SHOP), v1);
+      const s = await f.open();
+      const h = await handshake(s);
+
+      f.cache.set(groupKey(SHOP), snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
+      const cds1 = await s.next(CLUSTER);
+      expect(names(cds1)).toEqual(['a', 'b']);
+      s.nack(cds1, 'cluster b: rejected', h.cds.versionInfo);
+      const rolled = await s.next(CLUSTER);
+      expect(names(rolled)).toEqual(['a']);
+      expect(rolled.versionInfo).toBe(h.cds.versionInfo);
+      expect(f.observer.events).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'rolled-back' }));
+      s.ack(rolled);
+      await s.expectNothing(QUIET_MS);
+    });
+  });
+
+  it('pushes a change to every stream of the group, and to no stream of another group', async () => {
+    const f = await startFixture();
+    const other = (ambassador: string, namespace: string): GroupId => ({ namespace, ambassador });
+    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    f.cache.set(groupKey(other('orders', 'staging')), snap(...baseResources()));
+    f.cache.set(groupKey(other('billing', 'shop')), snap(...baseResources()));
+    const same1 = await f.open({ ...SHOP_NODE, nodeId: 'orders-1' });
+    const same2 = await f.open({ ...SHOP_NODE, nodeId: 'orders-2' });
+    const otherNamespace = await f.open({ nodeId: 'orders-staging-0', cluster: 'orders', namespace: 'staging' });
+    const otherAmbassador = await f.open({ nodeId: 'billing-0', cluster: 'billing', namespace: 'shop' });
+    const all = [same1, same2, otherNamespace, otherAmbassador];
+    const before = await Promise.all(all.map(handshake));
+
+    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 11 })));
+    for (const [i, s] of [same1, same2].entries()) {
+      const cds = await s.next(CLUSTER);
+      expect(cds.versionInfo).not.toBe(before[i]!.cds.versionInfo);
+      expect(at(cds.resources.find((c) => c.name === 'dns')?.body, 'connect_timeout')).toEqual({ seconds: '11' });
+    }
+    await otherNamespace.expectNothing(QUIET_MS);
+    await otherAmbassador.expectNothing(0);
+    expect(f.observer.events.filter((e) => e.kind === 'opened').map((e) => e.kind === 'opened' && e.group).sort())
+      .toEqual(['shop/billing', 'shop/orders', 'shop/orders', 'staging/orders']);
+  });
+
+  it('refuses a node without node.cluster with INVALID_ARGUMENT, naming node.cluster', async () => {
+    const f = await startFixture();
+    const s = await f.open({ nodeId: 'anonymous-0', cluster: '', namespace: 'shop' });
+    s.request({ typeUrl: CLUSTER, names: [] });
+    const status = await s.status;
+    expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(status.details).toContain('node.cluster');
+    expect(status.details).toContain('anonymous-0');
+    expect(s.received).toEqual([]);
+    expect(f.observer.events).toContainEqual(expect.objectContaining({ kind: 'rejected', node: 'anonymous-0' }));
+  });
+
+  it('reports grpc.health.v1 NOT_SERVING until setServing(true), then SERVING', async () => {
+    const f = await startFixture({ synced: false });
+    const client = new grpc.Client(`127.0.0.1:${f.server.port}`, grpc.credentials.createInsecure());
+    cleanups.push(() => client.close());
+    const check = healthService.Check!;
+    const ask = (svc: string) => new Promise<string>((resolve, reject) => {
+      client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service: svc }, (err, res) => {
+        if (err) return reject(err);
+        resolve(String((res as { status?: unknown } | undefined)?.status));
+      });
+    });
+    expect(await ask('')).toBe('NOT_SERVING');
+    expect(await ask(ADS_SERVICE_NAME)).toBe('NOT_SERVING');
+    f.server.setServing(true);
+    expect(await ask('')).toBe('SERVING');
+    expect(await ask(ADS_SERVICE_NAME)).toBe('SERVING');
+  });
+});
