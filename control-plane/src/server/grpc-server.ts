@@ -8,6 +8,7 @@ import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import { protoIncludeDirs } from '../xds/protos.ts';
 import { ADS_SERVICE, adsImplementation } from './ads-service.ts';
 import type { XdsObserver } from './observer.ts';
+import { reflectableDescriptors } from './reflection-descriptors.ts';
 
 export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -42,7 +43,7 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
     includeDirs: protoIncludeDirs(),
     keepCase: true,
   });
-  new ReflectionService(reflected).addToServer(server);
+  new ReflectionService(reflectableDescriptors(reflected)).addToServer(server);
 
   const host = o.address.includes(':') ? `[${o.address}]` : o.address;
   const port = await new Promise<number>((resolve, reject) =>

@@ -1,0 +1,164 @@
+// The command line as a user meets it: serve (with grpcurl against it), bootstrap, validate, --help.
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ENVOY_PATH } from '../helpers/envoy.ts';
+import { stopAll } from '../helpers/processes.ts';
+import { CLI, REPO_ROOT, configMap, startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/scenario.ts';
+
+const run = promisify(execFile);
+const GRPCURL = join(REPO_ROOT, '.tools', 'bin', 'grpcurl');
+
+async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const r = await run(process.execPath, [CLI, ...args]);
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const GOOD = configMap({ name: 'ok', namespace: 'shop', config: `
+ambassador: orders
+listeners:
+  - name: api
+    port: 8080
+    routes: [{match: {prefix: /}, upstream: backend}]
+upstreams:
+  backend: {endpoints: ["backend.shop.svc:80"]}` });
+
+describe('grpcurl against serve', () => {
+  let cp: ControlPlaneProcess;
+  beforeAll(async () => {
+    cp = await startControlPlaneProcess({ 'ok.yaml': GOOD });
+  });
+  afterAll(stopAll);
+
+  const grpcurl = async (...args: string[]) => (await run(GRPCURL, ['-plaintext', ...args])).stdout;
+
+  it('lists the services through server reflection, with no proto files', async () => {
+    const services = (await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'list')).trim().split('\n');
+    expect(services).toEqual(['envoy.service.discovery.v3.AggregatedDiscoveryService', 'grpc.health.v1.Health']);
+  });
+
+  it('describes the ADS service and its messages', async () => {
+    const svc = await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'describe', 'envoy.service.discovery.v3.AggregatedDiscoveryService');
+    expect(svc).toContain('rpc StreamAggregatedResources ( stream .envoy.service.discovery.v3.DiscoveryRequest ) returns ( stream .envoy.service.discovery.v3.DiscoveryResponse )');
+    const msg = await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'describe', 'envoy.service.discovery.v3.DiscoveryRequest');
+    expect(msg).toContain('repeated string resource_names');
+    // Types from other files resolve too (the descriptors carry their dependencies).
+    const node = await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'describe', 'envoy.config.core.v3.Node');
+    expect(node).toContain('.google.protobuf.Struct metadata = 3;');
+  });
+
+  it('reports SERVING on grpc.health.v1 once the sources are synced', async () => {
+    const overall = JSON.parse(await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'grpc.health.v1.Health/Check')) as { status: string };
+    expect(overall.status).toBe('SERVING');
+    const ads = JSON.parse(await grpcurl('-d', '{"service":"envoy.service.discovery.v3.AggregatedDiscoveryService"}', `127.0.0.1:${cp.xdsPort}`, 'grpc.health.v1.Health/Check')) as { status: string };
+    expect(ads.status).toBe('SERVING');
+  });
+
+  it('serves /healthz, /readyz, /metrics and /debug/status on the HTTP port', async () => {
+    const base = `http://127.0.0.1:${cp.httpPort}`;
+    expect((await fetch(`${base}/healthz`)).status).toBe(200);
+    expect((await fetch(`${base}/readyz`)).status).toBe(200);
+    const metrics = await (await fetch(`${base}/metrics`)).text();
+    expect(metrics).toContain('xds_ambassador_groups 1');
+    const status = await cp.status();
+    expect(status.groups.map((g) => g.group)).toEqual(['shop/orders']);
+    expect((await fetch(`${base}/nope`)).status).toBe(404);
+  });
+
+  it('shuts down cleanly on SIGTERM', async () => {
+    const exit = await cp.proc.stop('SIGTERM', 5000);
+    expect(exit).toEqual({ code: 0, signal: null });
+    expect(cp.proc.output()).toContain('"signal":"SIGTERM"');
+  });
+});
+
+describe('bootstrap', () => {
+  it('prints a bootstrap that Envoy itself validates', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xds-bootstrap-'));
+    try {
+      const r = await cli('bootstrap', '--node-id', 'orders-7d9f-abcde', '--ambassador', 'orders', '--namespace', 'shop', '--xds-address', 'xds-ambassador.xds-system:18000', '--admin-port', '9902');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('id: orders-7d9f-abcde');
+      expect(r.stdout).toContain('cluster: orders');
+      expect(r.stdout).toContain('namespace: shop');
+      expect(r.stdout).toContain('port_value: 9902');
+      await writeFile(join(dir, 'bootstrap.yaml'), r.stdout);
+      const v = await run(ENVOY_PATH, ['--mode', 'validate', '-c', join(dir, 'bootstrap.yaml'), '--disable-hot-restart']);
+      expect(v.stdout + v.stderr).toContain('configuration');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('names the missing or wrong flag', async () => {
+    const missing = await cli('bootstrap', '--ambassador', 'orders');
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain('--node-id is required');
+    const bad = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--xds-address', 'nowhere');
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--xds-address: expected HOST:PORT');
+    const unknown = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--colour', 'red');
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("Unknown option '--colour'");
+  });
+});
+
+describe('validate', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'xds-validate-'));
+  });
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+
+  it('accepts the shipped examples', async () => {
+    const r = await cli('validate', join(REPO_ROOT, 'deploy', 'examples'));
+    expect(r.stdout).toMatch(/^ok: \d+ ambassadors? \(/);
+    expect(r.code).toBe(0);
+  });
+
+  it('lists every error and exits 1', async () => {
+    await writeFile(join(dir, 'good.yaml'), GOOD);
+    await writeFile(join(dir, 'bad.yaml'), configMap({ name: 'bad', namespace: 'shop', config: `
+ambassador: payments
+listeners:
+  - name: api
+    port: 99999
+    routes: [{match: {prefix: /}, upstream: nowhere}]` }));
+    await writeFile(join(dir, 'broken.yaml'), 'kind: ConfigMap\nmetadata: {name: [x\n');
+    const r = await cli('validate', dir);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('ConfigMap shop/bad: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 99999');
+    expect(r.stdout).toContain(`${join(dir, 'broken.yaml')}`);
+    expect(r.stdout).toMatch(/^2 errors$/m);
+  });
+
+  it('explains a path that does not exist', async () => {
+    const r = await cli('validate', join(dir, 'missing.yaml'));
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain('missing.yaml: no such file or directory');
+  });
+});
+
+describe('help', () => {
+  it('prints usage for the tool and every command', async () => {
+    const top = await cli('--help');
+    expect(top.code).toBe(0);
+    for (const c of ['serve', 'bootstrap', 'validate']) expect(top.stdout).toContain(`xds-ambassador ${c}`);
+    for (const c of ['serve', 'bootstrap', 'validate']) {
+      const r = await cli(c, '--help');
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^xds-ambassador ${c}`));
+    }
+    const wrong = await cli('serv');
+    expect(wrong.code).toBe(2);
+    expect(wrong.stderr).toContain('unknown command "serv"');
+  });
+});
