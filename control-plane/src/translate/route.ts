@@ -42,11 +42,19 @@ function routeAction(g: GroupId, r: RouteConfig): JsonObject {
   return a;
 }
 
+const PREVIOUS_HOSTS = 'type.googleapis.com/envoy.extensions.retry.host.previous_hosts.v3.PreviousHostsPredicate';
+
 function retryPolicy(r: RetryConfig): JsonObject {
   const on = new Set<string>(r.on);
   // Status codes only take effect with this condition; asking for them implies it.
   if (r.statusCodes) on.add('retriable-status-codes');
-  const p: JsonObject = { retry_on: [...on].join(','), num_retries: { value: r.attempts } };
+  const p: JsonObject = {
+    retry_on: [...on].join(','),
+    num_retries: { value: r.attempts },
+    // A retry goes to another endpoint than the one that just failed, when there is one.
+    retry_host_predicate: [{ name: 'envoy.retry_host_predicates.previous_hosts', typed_config: { '@type': PREVIOUS_HOSTS } }],
+    host_selection_retry_max_attempts: 3,
+  };
   if (r.perTryTimeout !== undefined) p.per_try_timeout = duration(r.perTryTimeout);
   if (r.backoff) {
     const b: JsonObject = { base_interval: duration(r.backoff.base) };
