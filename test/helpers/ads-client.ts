@@ -64,8 +64,8 @@ export interface AdsSession {
   next(typeUrl?: string, timeoutMs?: number): Promise<AdsResponse>;
   /** Fails if any response arrives (or has arrived unread) within ms. */
   expectNothing(ms?: number): Promise<void>;
-  /** Resolves with the stream's final status. */
-  readonly status: Promise<AdsStatus>;
+  /** The stream's final status; fails if the stream is still open after timeoutMs. */
+  ended(timeoutMs?: number): Promise<AdsStatus>;
   /** Every response received so far, in order (read or not). */
   readonly received: readonly AdsResponse[];
   close(): void;
@@ -204,7 +204,17 @@ export async function openAds(port: number, node: AdsNodeOptions): Promise<AdsSe
       const r = queue.length > 0 ? queue[0] : await take(ms);
       if (r) throw new Error(`expected no response, got ${describeResponse(r)}`);
     },
-    status,
+    async ended(timeoutMs = 2000) {
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`the stream is still open after ${timeoutMs} ms`)), timeoutMs);
+      });
+      try {
+        return await Promise.race([status, timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
     received,
     close() {
       call.cancel();

@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import type protobuf from 'protobufjs';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { consistencyProblems } from '../../control-plane/src/cache/consistency.ts';
 import { encodeResource } from '../../control-plane/src/cache/encode.ts';
 import { SnapshotCache } from '../../control-plane/src/cache/snapshot-cache.ts';
@@ -26,12 +26,9 @@ import { openAds } from '../helpers/ads-client.ts';
 import type { AdsNodeOptions, AdsResponse, AdsSession } from '../helpers/ads-client.ts';
 
 const CONTROL_PLANE_ID = 'xds-ambassador@ads-protocol-test';
-const SHOP: GroupId = { namespace: 'shop', ambassador: 'orders' };
-const SHOP_NODE: AdsNodeOptions = { nodeId: 'orders-0', cluster: 'orders', namespace: 'shop' };
-const QUIET_MS = 150;
+const QUIET_MS = 100;
 
 let root: protobuf.Root;
-beforeAll(async () => { root = await xdsRoot(); });
 
 // ---------------------------------------------------------------------------------------------
 // Resources, written by hand so that every test controls exactly what changes between snapshots.
@@ -135,30 +132,62 @@ function recordingObserver(): XdsObserver & { events: ObserverEvent[] } {
 }
 
 // ---------------------------------------------------------------------------------------------
-// A real server per test, on 127.0.0.1 and a port the kernel picks.
+// A real server on 127.0.0.1 and a port the kernel picks. Most tests share one synced server, each in
+// its own namespace (so its own node groups); tests about start-up state get a server of their own.
 
 interface Fixture {
   cache: SnapshotCache;
   server: XdsServer;
-  observer: ReturnType<typeof recordingObserver>;
-  open(node?: AdsNodeOptions): Promise<AdsSession>;
+  /** This test's namespace; its default group is <ns>/orders. */
+  ns: string;
+  group: GroupId;
+  key: string;
+  /** The default node: <ns>-orders-0 of ambassador "orders" in namespace <ns>. */
+  node: AdsNodeOptions;
+  set(snapshot: Snapshot, group?: GroupId): void;
+  /** What the observer recorded about this test's nodes (every node id starts with "<ns>-"). */
+  events(): ObserverEvent[];
+  open(node?: Partial<AdsNodeOptions>): Promise<AdsSession>;
 }
+
+interface Running { cache: SnapshotCache; server: XdsServer; observer: ReturnType<typeof recordingObserver> }
+
+async function startServer(synced: boolean): Promise<Running> {
+  const cache = new SnapshotCache();
+  if (synced) cache.markSynced();
+  const observer = recordingObserver();
+  const server = await startXdsServer({ root, cache, observer, controlPlaneId: CONTROL_PLANE_ID, address: '127.0.0.1', port: 0 });
+  return { cache, server, observer };
+}
+
+let shared: Running;
+beforeAll(async () => {
+  root = await xdsRoot();
+  shared = await startServer(true);
+});
+afterAll(() => shared.server.stop());
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function startFixture(o: { synced?: boolean } = {}): Promise<Fixture> {
-  const cache = new SnapshotCache();
-  if (o.synced !== false) cache.markSynced();
-  const observer = recordingObserver();
-  const server = await startXdsServer({ root, cache, observer, controlPlaneId: CONTROL_PLANE_ID, address: '127.0.0.1', port: 0 });
-  cleanups.push(() => server.stop());
+let testNo = 0;
+async function startFixture(o: { ownServer?: boolean; synced?: boolean } = {}): Promise<Fixture> {
+  let run = shared;
+  if (o.ownServer) {
+    run = await startServer(o.synced ?? true);
+    cleanups.push(() => run.server.stop());
+  }
+  const ns = `t${++testNo}`;
+  const group: GroupId = { namespace: ns, ambassador: 'orders' };
+  const node: AdsNodeOptions = { nodeId: `${ns}-orders-0`, cluster: 'orders', namespace: ns };
   return {
-    cache, server, observer,
-    async open(node = SHOP_NODE) {
-      const s = await openAds(server.port, node);
+    cache: run.cache, server: run.server, ns, group, key: groupKey(group), node,
+    set: (snapshot, g = group) => run.cache.set(groupKey(g), snapshot),
+    events: () => run.observer.events.filter((e) => e.node.startsWith(`${ns}-`)),
+    async open(n = {}) {
+      const s = await openAds(run.server.port, { ...node, ...n });
       cleanups.push(() => s.close());
       return s;
     },
@@ -188,7 +217,7 @@ function rdsNamesOf(lds: AdsResponse): string[] {
 
 interface Handshake { cds: AdsResponse; eds?: AdsResponse; lds: AdsResponse; rds?: AdsResponse }
 
-/** What an Envoy does on a new stream: CDS, then EDS for its EDS clusters, then LDS, then RDS, ACKing each. */
+/** What an Envoy does on a new stream: CDS, then EDS for its EDS clusters, then LDS, then RDS, ACKing each; then quiet. */
 async function handshake(s: AdsSession): Promise<Handshake> {
   s.request({ typeUrl: CLUSTER, names: [] });
   const cds = await s.next(CLUSTER);
@@ -207,6 +236,8 @@ async function handshake(s: AdsSession): Promise<Handshake> {
     h.rds = await s.next(ROUTE);
     s.ack(h.rds);
   }
+  // Once everything is ACKed, nothing more is pushed (and the server has seen every ACK).
+  await s.expectNothing(QUIET_MS);
   return h;
 }
 
@@ -226,10 +257,10 @@ const bodiesOf = (r: AdsResponse) => [...r.resources].sort((x, y) => (x.name < y
 
 describe('ADS SotW protocol over a real gRPC stream', () => {
   it('answers nothing, not even an empty LDS/CDS, before the sources are synced; then answers the held requests', async () => {
-    const f = await startFixture({ synced: false });
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    const f = await startFixture({ ownServer: true, synced: false });
+    f.set(snap(...baseResources()));
     const configured = await f.open();
-    const unconfigured = await f.open({ nodeId: 'other-0', cluster: 'unconfigured', namespace: 'shop' });
+    const unconfigured = await f.open({ nodeId: `${f.ns}-other-0`, cluster: 'unconfigured' });
     for (const s of [configured, unconfigured]) {
       s.request({ typeUrl: CLUSTER, names: [] });
       s.request({ typeUrl: LISTENER, names: [] });
@@ -249,8 +280,8 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
   it('gives a group with no config an empty CDS and LDS after sync: that is legitimate config', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
-    const s = await f.open({ nodeId: 'lonely-0', cluster: 'nobody', namespace: 'shop' });
+    f.set(snap(...baseResources()));
+    const s = await f.open({ nodeId: `${f.ns}-lonely-0`, cluster: 'nobody' });
     s.request({ typeUrl: CLUSTER, names: [] });
     s.request({ typeUrl: LISTENER, names: [] });
     const cds = await s.next(CLUSTER);
@@ -269,7 +300,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const f = await startFixture();
     // A realistic snapshot: an ambassador ConfigMap, parsed and translated by the real pipeline.
     const parsed = parseConfigMap({
-      kind: 'ConfigMap', namespace: 'shop', name: 'orders-ambassador', labels: { 'xds-ambassador.io/config': 'true' }, origin: 'test',
+      kind: 'ConfigMap', namespace: f.ns, name: 'orders-ambassador', labels: { 'xds-ambassador.io/config': 'true' }, origin: 'test',
       data: {
         'ambassador.yaml': [
           'ambassador: orders',
@@ -286,9 +317,9 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
       },
     });
     if (!parsed.ok) throw new Error(`test config rejected: ${JSON.stringify(parsed.errors)}`);
-    const snapshot = buildSnapshot(translateAmbassador(SHOP, parsed.config).map((r) => encodeResource(root, r)), ['ConfigMap shop/orders-ambassador']);
+    const snapshot = buildSnapshot(translateAmbassador(f.group, parsed.config).map((r) => encodeResource(root, r)), [`ConfigMap ${f.ns}/orders-ambassador`]);
     expect(consistencyProblems(snapshot)).toEqual([]);
-    f.cache.set(groupKey(SHOP), snapshot);
+    f.set(snapshot);
 
     const s = await f.open();
     const h = await handshake(s);
@@ -307,45 +338,43 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     expect(bodiesOf(h.lds)).toEqual(snapshotBodies(snapshot, LISTENER));
     expect(bodiesOf(h.rds!)).toEqual(snapshotBodies(snapshot, ROUTE));
     // And it is the config that was written.
-    expect(names(h.cds)).toEqual(['shop/orders/dns', 'shop/orders/tmdb']);
+    expect(names(h.cds)).toEqual([`${f.ns}/orders/dns`, `${f.ns}/orders/tmdb`]);
     expect(at(h.eds!.resources[0]!.body, 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address')).toEqual({ address: '10.1.2.3', port_value: 8080 });
     expect(at(h.lds.resources[0]!.body, 'address', 'socket_address', 'port_value')).toBe(8000);
-    expect(at(h.rds!.resources[0]!.body, 'virtual_hosts', 0, 'routes', 0, 'route', 'cluster')).toBe('shop/orders/tmdb');
+    expect(at(h.rds!.resources[0]!.body, 'virtual_hosts', 0, 'routes', 0, 'route', 'cluster')).toBe(`${f.ns}/orders/tmdb`);
   });
 
   it('does not re-push an ACKed version; a snapshot change is pushed with a new version and nonce', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    f.set(snap(...baseResources()));
     const s = await f.open();
     const h = await handshake(s);
-    await s.expectNothing(QUIET_MS);
 
     // The same content again (a rebuilt, equal snapshot) is not a change.
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    f.set(snap(...baseResources()));
     await s.expectNothing(QUIET_MS);
 
     // Only the endpoints change: only EDS is pushed.
-    f.cache.set(groupKey(SHOP), snap(...baseResources({ ip: '10.0.0.9' })));
+    f.set(snap(...baseResources({ ip: '10.0.0.9' })));
     const eds = await s.next(ENDPOINT);
     expect(eds.versionInfo).not.toBe(h.eds!.versionInfo);
     expect(eds.nonce).not.toBe(h.eds!.nonce);
     expect(at(eds.resources[0]!.body, 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'address')).toBe('10.0.0.9');
     s.ack(eds);
     await s.expectNothing(QUIET_MS);
-    expect(f.observer.events.filter((e) => e.kind === 'ack' && e.type === ENDPOINT).map((e) => e.kind === 'ack' && e.version))
+    expect(f.events().filter((e) => e.kind === 'ack' && e.type === ENDPOINT).map((e) => e.kind === 'ack' && e.version))
       .toEqual([h.eds!.versionInfo, eds.versionInfo]);
   });
 
   it('on a NACK with an accepted earlier snapshot: records Envoy\'s message, rolls back to it, never loops, and serves only a new snapshot later', async () => {
     const f = await startFixture();
     const v1 = snap(...baseResources());
-    f.cache.set(groupKey(SHOP), v1);
+    f.set(v1);
     const s = await f.open();
     const h = await handshake(s);
-    await s.expectNothing(QUIET_MS);
 
     const v2 = snap(...baseResources({ dnsTimeoutS: 9 }));
-    f.cache.set(groupKey(SHOP), v2);
+    f.set(v2);
     const bad = await s.next(CLUSTER);
     expect(bad.versionInfo).not.toBe(h.cds.versionInfo);
     s.nack(bad, 'cluster dns: connect_timeout rejected', h.cds.versionInfo);
@@ -355,17 +384,17 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     expect(rolled.versionInfo).toBe(h.cds.versionInfo);
     expect(bodiesOf(rolled)).toEqual(snapshotBodies(v1, CLUSTER));
     expect(rolled.nonce).not.toBe(bad.nonce);
-    expect(f.observer.events).toContainEqual({ kind: 'nack', node: 'orders-0', type: CLUSTER, version: bad.versionInfo, message: 'cluster dns: connect_timeout rejected', outcome: 'rolled-back' });
-    expect(f.cache.status()[0]).toMatchObject({ served: v1.version, latest: v2.version, rejected: { message: 'cluster dns: connect_timeout rejected', nodeId: 'orders-0' } });
+    expect(f.events()).toContainEqual({ kind: 'nack', node: f.node.nodeId, type: CLUSTER, version: bad.versionInfo, message: 'cluster dns: connect_timeout rejected', outcome: 'rolled-back' });
+    expect(f.cache.status().find((g) => g.group === f.key)).toMatchObject({ served: v1.version, latest: v2.version, rejected: { message: 'cluster dns: connect_timeout rejected', nodeId: f.node.nodeId } });
     s.ack(rolled);
     await s.expectNothing(QUIET_MS);
 
     // The rejected snapshot, set again, is not pushed again.
-    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 9 })));
+    f.set(snap(...baseResources({ dnsTimeoutS: 9 })));
     await s.expectNothing(QUIET_MS);
 
     // A new snapshot is.
-    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 7 })));
+    f.set(snap(...baseResources({ dnsTimeoutS: 7 })));
     const fixed = await s.next(CLUSTER);
     expect(at(fixed.resources.find((c) => c.name === 'dns')?.body, 'connect_timeout')).toEqual({ seconds: '7' });
     s.ack(fixed);
@@ -374,7 +403,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
   it('on a NACK with no accepted earlier snapshot: records it and pushes nothing more until a new snapshot', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    f.set(snap(...baseResources()));
     const s = await f.open();
     s.request({ typeUrl: CLUSTER, names: [] });
     const cds = await s.next(CLUSTER);
@@ -385,10 +414,10 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const lds = await s.next(LISTENER);
     s.nack(lds, 'listener web: address already in use');
     await s.expectNothing(QUIET_MS);
-    expect(f.observer.events).toContainEqual({ kind: 'nack', node: 'orders-0', type: LISTENER, version: lds.versionInfo, message: 'listener web: address already in use', outcome: 'kept' });
-    expect(f.observer.events.filter((e) => e.kind === 'sent' && e.type === LISTENER)).toHaveLength(1);
+    expect(f.events()).toContainEqual({ kind: 'nack', node: f.node.nodeId, type: LISTENER, version: lds.versionInfo, message: 'listener web: address already in use', outcome: 'kept' });
+    expect(f.events().filter((e) => e.kind === 'sent' && e.type === LISTENER)).toHaveLength(1);
 
-    f.cache.set(groupKey(SHOP), snap(...baseResources({ port: 8001 })));
+    f.set(snap(...baseResources({ port: 8001 })));
     const fixed = await s.next(LISTENER);
     expect(at(fixed.resources[0]!.body, 'address', 'socket_address', 'port_value')).toBe(8001);
     s.ack(fixed);
@@ -398,27 +427,33 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
   it('holds LDS and RDS while the CDS they need was NACKed (make before break: routes never point at rejected clusters)', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
+    f.set(snap(...baseResources()));
     const s = await f.open();
+    // An Envoy that already had listeners and routes (e.g. from before a control-plane restart)
+    // asks for all types; this control plane has no accepted snapshot for the group yet.
     s.request({ typeUrl: CLUSTER, names: [] });
     s.request({ typeUrl: LISTENER, names: [] });
+    s.request({ typeUrl: ROUTE, names: ['web'] });
     const cds = await s.next(CLUSTER);
     s.nack(cds, 'cluster a: bad');
     await s.expectNothing(QUIET_MS);
-    expect(f.observer.events).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'kept' }));
+    expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'kept' }));
 
-    // Once the group has an acceptable CDS, LDS follows.
-    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 3 })));
+    // Once the group has an acceptable CDS, LDS follows, then RDS.
+    f.set(snap(...baseResources({ dnsTimeoutS: 3 })));
     const fixed = await s.next(CLUSTER);
     s.ack(fixed);
     s.request({ typeUrl: ENDPOINT, names: edsNamesOf(fixed) });
     s.ack(await s.next(ENDPOINT));
-    expect(names(await s.next(LISTENER))).toEqual(['web']);
+    const lds = await s.next(LISTENER);
+    expect(names(lds)).toEqual(['web']);
+    s.ack(lds);
+    expect(names(await s.next(ROUTE))).toEqual(['web']);
   });
 
   it('does not take a request that echoes a NACKed nonce without error_detail for an ACK (Envoy resends its old version_info)', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'a')));
+    f.set(snap(edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'a')));
     const s = await f.open();
     s.request({ typeUrl: CLUSTER, names: [] });
     const cds = await s.next(CLUSTER);
@@ -430,13 +465,13 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     // change) echoes the same nonce with the version it last accepted (none).
     s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: '', nonce: eds.nonce });
     await s.expectNothing(QUIET_MS);
-    expect(f.observer.events.filter((e) => e.kind === 'ack' && e.type === ENDPOINT)).toEqual([]);
+    expect(f.events().filter((e) => e.kind === 'ack' && e.type === ENDPOINT)).toEqual([]);
   });
 
   it('ignores a request with a stale nonce entirely, even when its resource_names differ', async () => {
     const f = await startFixture();
     const withB = (ip: string) => snap(edsCluster('a'), cla('a', ip), edsCluster('b'), cla('b', '10.0.0.2'), dnsCluster('dns', 'example.com'), listener('web', 8000), routeConfig('web', 'a'));
-    f.cache.set(groupKey(SHOP), withB('10.0.0.1'));
+    f.set(withB('10.0.0.1'));
     const s = await f.open();
     s.request({ typeUrl: CLUSTER, names: [] });
     s.ack(await s.next(CLUSTER));
@@ -444,7 +479,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const first = await s.next(ENDPOINT);
     s.ack(first);
 
-    f.cache.set(groupKey(SHOP), withB('10.0.0.3'));
+    f.set(withB('10.0.0.3'));
     const second = await s.next(ENDPOINT);
     expect(names(second)).toEqual(['a']);
 
@@ -452,18 +487,18 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: first.versionInfo, nonce: first.nonce });
     s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: first.versionInfo, nonce: first.nonce, errorDetail: 'stale complaint' });
     await s.expectNothing(QUIET_MS);
-    expect(f.observer.events.filter((e) => e.kind === 'stale')).toHaveLength(2);
-    expect(f.observer.events.filter((e) => e.kind === 'nack')).toEqual([]);
+    expect(f.events().filter((e) => e.kind === 'stale')).toHaveLength(2);
+    expect(f.events().filter((e) => e.kind === 'nack')).toEqual([]);
 
     // The current nonce still works, with the client's current subscription.
     s.ack(second, ['a']);
     await s.expectNothing(QUIET_MS);
-    expect(f.observer.events).toContainEqual({ kind: 'ack', node: 'orders-0', type: ENDPOINT, version: second.versionInfo });
+    expect(f.events()).toContainEqual({ kind: 'ack', node: f.node.nodeId, type: ENDPOINT, version: second.versionInfo });
   });
 
   it('returns only the requested RDS/EDS names; a newly requested name is pushed even with nothing else changed; unsubscribing is harmless', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(
+    f.set(snap(
       edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'),
       listener('web', 8000), routeConfig('web', 'a'), listener('admin', 8001), routeConfig('admin', 'b'),
     ));
@@ -493,7 +528,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     // A name that does not exist yet is remembered and sent when it appears.
     s.ack(eds2, ['a', 'b', 'c']);
     await s.expectNothing(QUIET_MS);
-    f.cache.set(groupKey(SHOP), snap(
+    f.set(snap(
       edsCluster('a'), cla('a', '10.0.0.1'), edsCluster('b'), cla('b', '10.0.0.2'), edsCluster('c'), cla('c', '10.0.0.3'),
       listener('web', 8000), routeConfig('web', 'a'), listener('admin', 8001), routeConfig('admin', 'b'),
     ));
@@ -513,18 +548,21 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
   it('serves CDS/LDS wildcards: empty resource_names at first, or "*"; explicit names replace the legacy wildcard', async () => {
     const f = await startFixture();
-    f.cache.set(groupKey(SHOP), snap(
+    f.set(snap(
       edsCluster('a'), cla('a', '10.0.0.1'), dnsCluster('dns', 'example.com'),
       listener('web', 8000), routeConfig('web', 'a'), listener('admin', 8001), routeConfig('admin', 'a'),
     ));
-    const star = await f.open({ ...SHOP_NODE, nodeId: 'star' });
+    const star = await f.open({ nodeId: `${f.ns}-star` });
     star.request({ typeUrl: CLUSTER, names: ['*'] });
     const cdsStar = await star.next(CLUSTER);
     expect(names(cdsStar)).toEqual(['a', 'dns']);
     star.ack(cdsStar);
+    star.request({ typeUrl: ENDPOINT, names: ['a'] });
+    star.ack(await star.next(ENDPOINT));
     star.request({ typeUrl: LISTENER, names: ['*', 'web'] });
     expect(names(await star.next(LISTENER))).toEqual(['admin', 'web']);
 
+    // A stream with no CDS subscription (LDS has nothing to wait for), legacy wildcard first.
     const s = await f.open();
     s.request({ typeUrl: LISTENER, names: [] });
     const all = await s.next(LISTENER);
@@ -550,10 +588,11 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
   describe('make before break', () => {
     it('on a new stream: CDS first, EDS once subscribed, LDS only after CDS and EDS are ACKed, RDS only after LDS is ACKed', async () => {
       const f = await startFixture();
-      f.cache.set(groupKey(SHOP), snap(...baseResources()));
+      f.set(snap(...baseResources()));
       const s = await f.open();
-      s.request({ typeUrl: LISTENER, names: [] });
+      // Envoy subscribes to CDS first; here LDS is asked for right away, before anything is accepted.
       s.request({ typeUrl: CLUSTER, names: [] });
+      s.request({ typeUrl: LISTENER, names: [] });
       const cds = await s.next(CLUSTER);
       await s.expectNothing(QUIET_MS); // LDS waits for the CDS ACK
       s.ack(cds);
@@ -571,11 +610,11 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
     it('on a change of clusters and listeners: CDS first, LDS after its ACK; RDS after the LDS ACK', async () => {
       const f = await startFixture();
-      f.cache.set(groupKey(SHOP), snap(...baseResources()));
+      f.set(snap(...baseResources()));
       const s = await f.open();
       await handshake(s);
 
-      f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 2, port: 8100, routeTimeoutS: 4 })));
+      f.set(snap(...baseResources({ dnsTimeoutS: 2, port: 8100, routeTimeoutS: 4 })));
       const cds = await s.next(CLUSTER);
       await s.expectNothing(QUIET_MS);
       s.ack(cds);
@@ -591,11 +630,11 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
     it('moving a route from cluster A to a new cluster B: B and its endpoints first, then the route, and A leaves CDS only after the new route is ACKed', async () => {
       const f = await startFixture();
-      f.cache.set(groupKey(SHOP), snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a')));
+      f.set(snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a')));
       const s = await f.open();
       const h = await handshake(s);
 
-      f.cache.set(groupKey(SHOP), snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
+      f.set(snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
       const cds1 = await s.next(CLUSTER);
       expect(names(cds1)).toEqual(['a', 'b']); // A is kept: the Envoy's routes still use it
       await s.expectNothing(QUIET_MS);
@@ -623,18 +662,18 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     it('a NACK of a CDS that still carries a retained cluster rolls back like any other NACK', async () => {
       const f = await startFixture();
       const v1 = snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a'));
-      f.cache.set(groupKey(SHOP), v1);
+      f.set(v1);
       const s = await f.open();
       const h = await handshake(s);
 
-      f.cache.set(groupKey(SHOP), snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
+      f.set(snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
       const cds1 = await s.next(CLUSTER);
       expect(names(cds1)).toEqual(['a', 'b']);
       s.nack(cds1, 'cluster b: rejected', h.cds.versionInfo);
       const rolled = await s.next(CLUSTER);
       expect(names(rolled)).toEqual(['a']);
       expect(rolled.versionInfo).toBe(h.cds.versionInfo);
-      expect(f.observer.events).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'rolled-back' }));
+      expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'rolled-back' }));
       s.ack(rolled);
       await s.expectNothing(QUIET_MS);
     });
@@ -642,18 +681,19 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
 
   it('pushes a change to every stream of the group, and to no stream of another group', async () => {
     const f = await startFixture();
-    const other = (ambassador: string, namespace: string): GroupId => ({ namespace, ambassador });
-    f.cache.set(groupKey(SHOP), snap(...baseResources()));
-    f.cache.set(groupKey(other('orders', 'staging')), snap(...baseResources()));
-    f.cache.set(groupKey(other('billing', 'shop')), snap(...baseResources()));
-    const same1 = await f.open({ ...SHOP_NODE, nodeId: 'orders-1' });
-    const same2 = await f.open({ ...SHOP_NODE, nodeId: 'orders-2' });
-    const otherNamespace = await f.open({ nodeId: 'orders-staging-0', cluster: 'orders', namespace: 'staging' });
-    const otherAmbassador = await f.open({ nodeId: 'billing-0', cluster: 'billing', namespace: 'shop' });
+    const staging: GroupId = { namespace: `${f.ns}-staging`, ambassador: 'orders' };
+    const billing: GroupId = { namespace: f.ns, ambassador: 'billing' };
+    f.set(snap(...baseResources()));
+    f.set(snap(...baseResources()), staging);
+    f.set(snap(...baseResources()), billing);
+    const same1 = await f.open({ nodeId: `${f.ns}-orders-1` });
+    const same2 = await f.open({ nodeId: `${f.ns}-orders-2` });
+    const otherNamespace = await f.open({ nodeId: `${f.ns}-orders-staging-0`, namespace: staging.namespace });
+    const otherAmbassador = await f.open({ nodeId: `${f.ns}-billing-0`, cluster: 'billing' });
     const all = [same1, same2, otherNamespace, otherAmbassador];
     const before = await Promise.all(all.map(handshake));
 
-    f.cache.set(groupKey(SHOP), snap(...baseResources({ dnsTimeoutS: 11 })));
+    f.set(snap(...baseResources({ dnsTimeoutS: 11 })));
     for (const [i, s] of [same1, same2].entries()) {
       const cds = await s.next(CLUSTER);
       expect(cds.versionInfo).not.toBe(before[i]!.cds.versionInfo);
@@ -661,24 +701,24 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     }
     await otherNamespace.expectNothing(QUIET_MS);
     await otherAmbassador.expectNothing(0);
-    expect(f.observer.events.filter((e) => e.kind === 'opened').map((e) => e.kind === 'opened' && e.group).sort())
-      .toEqual(['shop/billing', 'shop/orders', 'shop/orders', 'staging/orders']);
+    expect(f.events().filter((e) => e.kind === 'opened').map((e) => e.kind === 'opened' && e.group).sort())
+      .toEqual([`${f.ns}-staging/orders`, `${f.ns}/billing`, `${f.ns}/orders`, `${f.ns}/orders`].sort());
   });
 
   it('refuses a node without node.cluster with INVALID_ARGUMENT, naming node.cluster', async () => {
     const f = await startFixture();
-    const s = await f.open({ nodeId: 'anonymous-0', cluster: '', namespace: 'shop' });
+    const s = await f.open({ nodeId: `${f.ns}-anonymous-0`, cluster: '' });
     s.request({ typeUrl: CLUSTER, names: [] });
-    const status = await s.status;
+    const status = await s.ended();
     expect(status.code).toBe(grpc.status.INVALID_ARGUMENT);
     expect(status.details).toContain('node.cluster');
-    expect(status.details).toContain('anonymous-0');
+    expect(status.details).toContain(`${f.ns}-anonymous-0`);
     expect(s.received).toEqual([]);
-    expect(f.observer.events).toContainEqual(expect.objectContaining({ kind: 'rejected', node: 'anonymous-0' }));
+    expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'rejected', node: `${f.ns}-anonymous-0` }));
   });
 
   it('reports grpc.health.v1 NOT_SERVING until setServing(true), then SERVING', async () => {
-    const f = await startFixture({ synced: false });
+    const f = await startFixture({ ownServer: true, synced: false });
     const client = new grpc.Client(`127.0.0.1:${f.server.port}`, grpc.credentials.createInsecure());
     cleanups.push(() => client.close());
     const check = healthService.Check!;
@@ -693,5 +733,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     f.server.setServing(true);
     expect(await ask('')).toBe('SERVING');
     expect(await ask(ADS_SERVICE_NAME)).toBe('SERVING');
+    f.server.setServing(false);
+    expect(await ask(ADS_SERVICE_NAME)).toBe('NOT_SERVING');
   });
 });

@@ -10,9 +10,11 @@
 //   one explicitly; once names were sent, an empty list means no resources;
 // - a type is not pushed again while its previous response awaits ACK/NACK, and never with an
 //   unchanged version unless new names were subscribed or the request was an initial one;
-// - make before break: LDS waits for CDS and EDS to settle (accepted, not rejected, and every
-//   accepted EDS cluster to have its endpoints), RDS also waits for LDS; clusters the Envoy's current routes still use are kept
-//   in CDS until those routes are replaced.
+// - make before break: LDS waits for CDS and EDS to settle (ACKed, not NACKed, and every accepted
+//   EDS cluster to have its endpoints), RDS also waits for LDS; clusters the Envoy's current routes
+//   still use are kept in CDS until those routes are replaced;
+// - the cache is told which served snapshot a response was built from, so that ACK/NACK (and NACK
+//   rollback) apply even when the response differs from it (retained clusters, named subsets).
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot } from '../cache/snapshot.ts';
