@@ -160,6 +160,32 @@ describe('HTTP ambassador', () => {
     expect(elapsed).toBeLessThan(1500);
   });
 
+  it('keeps serving when an upstream is modified (the cluster re-warms from its endpoints)', async () => {
+    await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v1'));
+    await waitUntil(async () => (await get(port)).upstream === 'v1', 1000, 'v1');
+    const modified = (ms: number) => configMap({
+      name: 'shop-ambassador',
+      namespace: 'shop',
+      config: `
+ambassador: shop
+listeners:
+  - name: api
+    port: ${port}
+    routes:
+      - match: {prefix: /}
+        upstream: v1
+upstreams:
+  v1: {endpoints: ["127.0.0.1:${v1.port}"], connectTimeout: ${ms}ms}
+  v2: {endpoints: ["127.0.0.1:${v2.port}"], connectTimeout: 1s}`,
+    });
+    for (const ms of [700, 800]) {
+      await cp.write('shop.yaml', modified(ms));
+      await waitUntil(async () => JSON.stringify(await envoy.configDump('dynamic_active_clusters')).includes(`"connect_timeout":"0.${ms}s"`), 1000, `connect timeout ${ms}ms active`);
+      expect(JSON.stringify(await envoy.configDump('dynamic_warming_clusters'))).not.toContain('shop/shop/v1');
+      expect((await get(port)).upstream).toBe('v1');
+    }
+  });
+
   it('moves to a new upstream with new endpoints, and removes the old cluster', async () => {
     const v3 = await startUpstream({ name: 'v3' });
     try {

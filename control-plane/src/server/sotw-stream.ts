@@ -56,6 +56,12 @@ export class SotwStream {
   private unwatch?: () => void;
   private nonces = 0;
   private readonly types = new Map<TypeUrl, TypeState>();
+  /** EDS clusters that the latest CDS response changed: Envoy re-creates them, and the new
+   * instance warms only on a fresh EDS response, even when the endpoints did not change. */
+  private readonly rewarm = new Set<string>();
+  /** Envoy has processed that CDS response: it re-requested EDS (it does so before the CDS ACK,
+   * which it holds until the clusters are warm) or ACKed the CDS. */
+  private rewarmArmed = false;
 
   private readonly id: number;
   private readonly deps: StreamDeps;
@@ -85,6 +91,7 @@ export class SotwStream {
     if (!isTypeUrl(req.type_url)) return this.deps.observer.unknownType(ref, req.type_url);
     const type = req.type_url;
     const st = this.state(type);
+    if (type === ENDPOINT || (type === CLUSTER && req.response_nonce === st.sentNonce)) this.rewarmArmed = true;
 
     if (req.response_nonce !== '') {
       if (req.response_nonce !== st.sentNonce) return this.deps.observer.staleNonce(ref, type);
@@ -92,6 +99,7 @@ export class SotwStream {
       const version = st.sentVersion ?? '';
       if (req.error_detail) {
         st.rejected = true;
+        if (type === CLUSTER) this.rewarm.clear(); // Envoy kept its old clusters
         const outcome = this.deps.cache.nack(ref.group, type, st.sentFrom ?? '', ref.node.id, req.error_detail.message);
         this.deps.observer.nack(ref, type, version, req.error_detail.message, this.deps.cache.served(ref.group)?.origins ?? [], outcome);
       } else if (req.version_info === version) {
@@ -136,13 +144,15 @@ export class SotwStream {
     const st = this.types.get(type);
     if (!st || st.pending) return;
     if (type === LISTENER || type === ROUTE) {
-      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || !this.endpointsSettled(served)) return;
+      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || this.rewarm.size > 0 || !this.endpointsSettled(served)) return;
       if (type === ROUTE && this.isPending(LISTENER)) return;
     }
     const resources = this.desired(type, st, served);
     const version = resourcesVersion(resources);
     const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && resources.some((r) => r.name === n));
-    if (!st.fresh && !namesAdded && st.sentVersion === version) return;
+    const rewarming = type === ENDPOINT && this.rewarmArmed && [...this.rewarm].some((n) => st.names.has(n));
+    if (type === ENDPOINT && !rewarming) this.dropUnsubscribedRewarm(st);
+    if (!st.fresh && !namesAdded && !rewarming && st.sentVersion === version) return;
     this.send(type, st, version, resources, served.types[type].version);
   }
 
@@ -193,6 +203,12 @@ export class SotwStream {
     return this.types.get(type)?.pending ?? false;
   }
 
+  /** A re-created cluster the Envoy does not subscribe to (any more) waits for nothing. */
+  private dropUnsubscribedRewarm(eds: TypeState): void {
+    if (!this.rewarmArmed) return;
+    for (const n of [...this.rewarm]) if (!eds.names.has(n)) this.rewarm.delete(n);
+  }
+
   private isRejected(type: TypeUrl): boolean {
     return this.types.get(type)?.rejected ?? false;
   }
@@ -200,6 +216,14 @@ export class SotwStream {
   private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: string): void {
     if (!this.ref) return;
     const nonce = `${this.id}-${++this.nonces}`;
+    if (type === CLUSTER) {
+      this.rewarmArmed = false;
+      for (const r of resources) {
+        const before = st.sent.get(r.name);
+        if (r.edsName !== undefined && before && before.hash !== r.hash) this.rewarm.add(r.edsName);
+      }
+    }
+    if (type === ENDPOINT) this.rewarm.clear();
     st.sentNonce = nonce;
     st.sentVersion = version;
     st.sentFrom = from;
