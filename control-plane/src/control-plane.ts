@@ -15,7 +15,6 @@ import { startXdsServer, type XdsServer } from './server/grpc-server.ts';
 import type { Source, SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
 import { xdsRoot } from './xds/protos.ts';
-import type protobuf from 'protobufjs';
 
 export interface ControlPlaneOptions {
   source: Source;
@@ -58,7 +57,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     }
     const errors = model.errors.map(formatConfigError);
     const current = new Set(errors);
-    for (const e of errors) if (!reported.has(e)) log.warn({ config_error: e }, `config rejected, its last good version stays served: ${e}`);
+    for (const e of errors) if (!reported.has(e)) log.warn(`config rejected, its last good version stays served: ${e}`);
     reported = current;
     status = { errors, sourceProblems: state.problems.map((p) => `${p.origin}: ${p.message}`) };
     metrics.configErrors.set(errors.length + state.problems.length);
@@ -76,7 +75,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     if (previous?.config === m.config) return previous.snapshot;
     let snapshot: Snapshot;
     try {
-      snapshot = buildSnapshot(translateAmbassador(m.group, m.config).map((r) => encodeResource(root as protobuf.Root, r)), [`ConfigMap ${m.configMap}`]);
+      snapshot = buildSnapshot(translateAmbassador(m.group, m.config).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`]);
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
       return undefined;
