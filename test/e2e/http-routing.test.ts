@@ -12,7 +12,11 @@ let cp: ControlPlaneProcess;
 let envoy: EnvoyHandle;
 let port: number;
 
-function config(routes: string, extra = ''): string {
+const DEFAULT_UPSTREAMS = () => `  v1: {endpoints: ["127.0.0.1:${v1.port}"], connectTimeout: 1s}
+  v2: {endpoints: ["127.0.0.1:${v2.port}"], connectTimeout: 1s}`;
+
+/** The test ambassador with these routes and (by default) upstreams v1 and v2. */
+function config(routes: string, upstreams = DEFAULT_UPSTREAMS()): string {
   return configMap({
     name: 'shop-ambassador',
     namespace: 'shop',
@@ -24,9 +28,7 @@ listeners:
     routes:
 ${routes.trim().split('\n').map((l) => `      ${l}`).join('\n')}
 upstreams:
-  v1: {endpoints: ["127.0.0.1:${v1.port}"], connectTimeout: 1s}
-  v2: {endpoints: ["127.0.0.1:${v2.port}"], connectTimeout: 1s}
-${extra}`,
+${upstreams}`,
   });
 }
 
@@ -163,21 +165,7 @@ describe('HTTP ambassador', () => {
   it('keeps serving when an upstream is modified (the cluster re-warms from its endpoints)', async () => {
     await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v1'));
     await waitUntil(async () => (await get(port)).upstream === 'v1', 1000, 'v1');
-    const modified = (ms: number) => configMap({
-      name: 'shop-ambassador',
-      namespace: 'shop',
-      config: `
-ambassador: shop
-listeners:
-  - name: api
-    port: ${port}
-    routes:
-      - match: {prefix: /}
-        upstream: v1
-upstreams:
-  v1: {endpoints: ["127.0.0.1:${v1.port}"], connectTimeout: ${ms}ms}
-  v2: {endpoints: ["127.0.0.1:${v2.port}"], connectTimeout: 1s}`,
-    });
+    const modified = (ms: number) => config('- match: {prefix: /}\n  upstream: v1', DEFAULT_UPSTREAMS().replace('connectTimeout: 1s', `connectTimeout: ${ms}ms`));
     for (const ms of [700, 800]) {
       await cp.write('shop.yaml', modified(ms));
       await waitUntil(async () => JSON.stringify(await envoy.configDump('dynamic_active_clusters')).includes(`"connect_timeout":"0.${ms}s"`), 1000, `connect timeout ${ms}ms active`);
@@ -189,22 +177,10 @@ upstreams:
   it('moves to a new upstream with new endpoints, and removes the old cluster', async () => {
     const v3 = await startUpstream({ name: 'v3' });
     try {
-      await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v3', `  v3: {endpoints: ["127.0.0.1:${v3.port}"]}`));
+      const v3Only = `  v3: {endpoints: ["127.0.0.1:${v3.port}"]}`;
+      await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v3', `${DEFAULT_UPSTREAMS()}\n${v3Only}`));
       await waitUntil(async () => (await get(port)).upstream === 'v3', 1000, 'the new upstream');
-      await cp.write('shop.yaml', configMap({
-        name: 'shop-ambassador',
-        namespace: 'shop',
-        config: `
-ambassador: shop
-listeners:
-  - name: api
-    port: ${port}
-    routes:
-      - match: {prefix: /}
-        upstream: v3
-upstreams:
-  v3: {endpoints: ["127.0.0.1:${v3.port}"]}`,
-      }));
+      await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v3', v3Only));
       await waitUntil(async () => !(await envoy.clusters()).includes('shop/shop/v1::'), 2000, 'the unused clusters to be removed');
       expect((await get(port)).upstream).toBe('v3');
     } finally {
