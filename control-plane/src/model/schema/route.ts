@@ -1,0 +1,46 @@
+// A route: what it matches and where it sends, with timeout and retries.
+import { z } from 'zod';
+import { dnsLabel, durationMs, strict } from './common.ts';
+
+export const RETRY_CONDITIONS = [
+  '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited',
+  'retriable-4xx', 'refused-stream', 'retriable-status-codes', 'http3-post-connect-failure',
+] as const;
+
+const retries = strict({
+  attempts: z.int().min(1).max(10),
+  on: z.array(z.enum(RETRY_CONDITIONS, { error: `expected one of ${RETRY_CONDITIONS.join(', ')}` })).min(1).default(['5xx', 'reset', 'connect-failure']),
+  perTryTimeout: durationMs.optional(),
+  backoff: strict({ base: durationMs, max: durationMs.optional() }).optional(),
+  statusCodes: z.array(z.int().min(100).max(599)).min(1).optional(),
+});
+
+const headerValue = z.union([
+  z.string(),
+  strict({ exact: z.string() }),
+  strict({ prefix: z.string().min(1) }),
+  strict({ present: z.boolean() }),
+], { error: 'expected a string (exact match) or one of {exact: ...}, {prefix: ...}, {present: true|false}' });
+
+const HEADER_NAME = /^:?[a-z0-9!#$%&'*+.^_`|~-]+$/;
+const match = strict({
+  prefix: z.string().startsWith('/', { error: 'expected a path prefix starting with "/"' }).optional(),
+  path: z.string().startsWith('/', { error: 'expected a path starting with "/"' }).optional(),
+  headers: z.record(
+    z.string().regex(HEADER_NAME, { error: 'expected a lowercase HTTP header name' }),
+    headerValue,
+  ).optional(),
+});
+
+const splitEntry = strict({
+  upstream: dnsLabel('upstream name'),
+  weight: z.int().min(0).max(1_000_000),
+});
+
+export const route = strict({
+  match,
+  upstream: dnsLabel('upstream name').optional(),
+  split: z.array(splitEntry).min(1).optional(),
+  timeout: durationMs.optional(),
+  retries: retries.optional(),
+});
