@@ -37,7 +37,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const cache = new SnapshotCache();
   const root = await xdsRoot();
   const builder = new ModelBuilder();
-  const built = new Map<string, { config: AmbassadorConfig; snapshot: Snapshot }>();
+  const built = new Map<string, { config: AmbassadorConfig; secretsVersion: string; snapshot: Snapshot }>();
   let reported = new Set<string>();
   let status: { errors: string[]; sourceProblems: string[] } = { errors: [], sourceProblems: [] };
   let xds: XdsServer | undefined;
@@ -72,10 +72,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
 
   const snapshotFor = (key: string, m: AmbassadorModel): Snapshot | undefined => {
     const previous = built.get(key);
-    if (previous?.config === m.config) return previous.snapshot;
+    if (previous?.config === m.config && previous.secretsVersion === m.secretsVersion) return previous.snapshot;
     let snapshot: Snapshot;
     try {
-      snapshot = buildSnapshot(translateAmbassador(m.group, m.config).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`]);
+      snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`]);
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
       return undefined;
@@ -85,7 +85,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       log.error({ group: key, problems }, 'inconsistent snapshot (a bug): the group keeps its previous snapshot');
       return undefined;
     }
-    built.set(key, { config: m.config, snapshot });
+    built.set(key, { config: m.config, secretsVersion: m.secretsVersion, snapshot });
     metrics.snapshots.inc();
     log.info({ group: key, version: snapshot.version, from: snapshot.origins }, 'snapshot built');
     return snapshot;

@@ -34,7 +34,7 @@ let root: protobuf.Root;
 // Resources, written by hand so that every test controls exactly what changes between snapshots.
 
 const ADS_SOURCE: JsonObject = { ads: {}, resource_api_version: 'V3' };
-const NO_REFS = { clusters: [], routes: [] };
+const NO_REFS = { clusters: [], routes: [], secrets: [] };
 
 function edsCluster(name: string, connectTimeoutS = 5): XdsResource {
   return {
@@ -62,7 +62,7 @@ function cla(name: string, ip: string, port = 80): XdsResource {
 
 function listener(name: string, port: number, routeName = name): XdsResource {
   return {
-    type: LISTENER, name, refs: { clusters: [], routes: [routeName] },
+    type: LISTENER, name, refs: { clusters: [], routes: [routeName], secrets: [] },
     body: {
       name,
       address: { socket_address: { address: '127.0.0.1', port_value: port } },
@@ -85,7 +85,7 @@ function routeConfig(name: string, cluster: string, timeoutS?: number): XdsResou
   const route: JsonObject = { cluster };
   if (timeoutS !== undefined) route.timeout = { seconds: timeoutS };
   return {
-    type: ROUTE, name, refs: { clusters: [cluster], routes: [] },
+    type: ROUTE, name, refs: { clusters: [cluster], routes: [], secrets: [] },
     body: { name, virtual_hosts: [{ name, domains: ['*'], routes: [{ match: { prefix: '/' }, route }] }] },
   };
 }

@@ -3,8 +3,10 @@
 // arrived there:
 //   {"upstream": "v1", "path": "/x?y=1", "method": "GET", "headers": {"x-canary": "1", ...}}
 // Failures and latency can be injected with setBehaviour().
+// tls-upstream.ts serves the same answers over HTTPS (serveUpstream below is the shared part).
 import { createServer } from 'node:http';
-import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 
 export interface UpstreamRequest {
@@ -37,12 +39,12 @@ export interface StartUpstreamOptions {
   host?: '127.0.0.1';
 }
 
-export interface Upstream {
+export interface Upstream<R extends UpstreamRequest = UpstreamRequest> {
   readonly name: string;
   readonly port: number;
   readonly host: string;
   /** Every request seen, oldest first (injected failures included). */
-  readonly requests: UpstreamRequest[];
+  readonly requests: R[];
   /** Changes only the fields given. */
   setBehaviour(behaviour: UpstreamBehaviour): void;
   /** Forgets the requests seen and restores normal behaviour. */
@@ -63,15 +65,31 @@ function flattenHeaders(headers: IncomingHttpHeaders): Record<string, string> {
 }
 
 export async function startUpstream(options: StartUpstreamOptions): Promise<Upstream> {
+  return serveUpstream(createServer(), options, () => ({}));
+}
+
+/**
+ * The shared part of startUpstream and startTlsUpstream: answers every request of `server` (HTTP or
+ * HTTPS, created without a request listener) as described at the top of this file, listens on
+ * `options.host`:`options.port` and returns the handle. `describe(req)` adds fields of its own to
+ * each recorded request and to each JSON answer (e.g. the TLS details of the connection).
+ */
+export async function serveUpstream<E extends object>(
+  server: HttpServer | HttpsServer,
+  options: StartUpstreamOptions,
+  describe: (req: IncomingMessage) => E,
+): Promise<Upstream<UpstreamRequest & E>> {
   const { name } = options;
   const host = options.host ?? '127.0.0.1';
-  const requests: UpstreamRequest[] = [];
+  const requests: (UpstreamRequest & E)[] = [];
   let failNext = 0;
   let failStatus = 503;
   let delayMs = 0;
   const pendingTimers = new Set<NodeJS.Timeout>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
+    // Read now: the connection's details may be gone once the body has arrived.
+    const extra = describe(req);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (chunk: Buffer) => {
@@ -87,11 +105,11 @@ export async function startUpstream(options: StartUpstreamOptions): Promise<Upst
       if (failNext > 0) {
         failNext -= 1;
         status = failStatus;
-        payload = { upstream: name, error: 'injected failure', status, path, method };
+        payload = { upstream: name, error: 'injected failure', status, path, method, ...extra };
       } else {
-        payload = { upstream: name, path, method, headers };
+        payload = { upstream: name, path, method, headers, ...extra };
       }
-      requests.push({ method, path, headers, body: Buffer.concat(chunks).toString('utf8'), status });
+      requests.push({ method, path, headers, body: Buffer.concat(chunks).toString('utf8'), status, ...extra });
       const text = JSON.stringify(payload);
       const send = (): void => {
         if (res.destroyed) return;
@@ -114,7 +132,7 @@ export async function startUpstream(options: StartUpstreamOptions): Promise<Upst
     });
   };
 
-  const server = createServer(handle);
+  server.on('request', handle);
   // Envoy pools upstream connections and reuses idle ones for a long time. If this server closed
   // an idle connection first (Node's default is after 5 s), a request Envoy sends on it at that
   // moment would fail with a reset: keep idle connections open, Envoy decides when to drop them.

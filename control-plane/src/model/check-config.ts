@@ -1,5 +1,5 @@
 // Rules that span fields: references between routes and upstreams, uniqueness, exactly-one-of choices.
-import type { AmbassadorConfig } from './schema.ts';
+import { isIpAddress, type AmbassadorConfig } from './schema.ts';
 
 export interface ConfigProblem {
   path: (string | number)[];
@@ -50,5 +50,10 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
       if (b !== undefined && b.base === 0) problems.push({ path: [...rat, 'retries', 'backoff', 'base'], message: `expected a base back-off greater than 0, found ${b.base}ms` });
     });
   });
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    if (u.tls && u.tls.sni === undefined && u.tls.subjectAltNames === undefined && u.endpoints.every((e) => isIpAddress(e.host))) {
+      problems.push({ path: ['upstreams', name, 'tls'], message: 'expected "sni" or "subjectAltNames": the endpoints are IP addresses, so there is no name to verify the server certificate against' });
+    }
+  }
   return problems;
 }

@@ -1,10 +1,12 @@
 // Source state → one validated config per node group. A ConfigMap that fails validation keeps
 // serving its last good version; its errors are reported, and no other ConfigMap is affected.
-import type { ConfigMapObject, SourceState } from '../sources/types.ts';
+import { createHash } from 'node:crypto';
+import type { ConfigMapObject, SecretObject, SourceState } from '../sources/types.ts';
 import { groupKey, type GroupId } from '../translate/names.ts';
-import type { ConfigError } from './errors.ts';
+import { formatPath, type ConfigError } from './errors.ts';
 import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap } from './parse-configmap.ts';
 import type { AmbassadorConfig } from './schema.ts';
+import { secretProblem, secretUses } from './secret-refs.ts';
 
 export interface AmbassadorModel {
   group: GroupId;
@@ -13,6 +15,10 @@ export interface AmbassadorModel {
   config: AmbassadorConfig;
   /** True when the ConfigMap's current content is invalid and this is its last good version. */
   stale: boolean;
+  /** The Secrets of its namespace that the config references and that exist, by name. */
+  secrets: ReadonlyMap<string, SecretObject>;
+  /** A hash of those Secrets' contents: a changed Secret changes it. */
+  secretsVersion: string;
 }
 
 export interface ModelResult {
@@ -52,7 +58,7 @@ export class ModelBuilder {
           stale = true;
         }
       }
-      if (config) candidates.push({ group: { namespace: cm.namespace, ambassador: config.ambassador }, configMap: id, config, stale });
+      if (config) candidates.push({ group: { namespace: cm.namespace, ambassador: config.ambassador }, configMap: id, config, stale, secrets: new Map(), secretsVersion: '' });
     }
     for (const id of [...this.lastGood.keys()]) if (!present.has(id)) this.lastGood.delete(id);
 
@@ -72,6 +78,35 @@ export class ModelBuilder {
       }
       ambassadors.set(key, m);
     }
+    for (const m of ambassadors.values()) {
+      const found = referencedSecrets(state, m);
+      m.secrets = found;
+      m.secretsVersion = hashSecrets(found);
+      for (const site of secretUses(m.config)) {
+        const problem = secretProblem(m.group.namespace, site, found);
+        if (problem) errors.push({ object: m.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem });
+      }
+    }
     return { ambassadors, errors };
   }
+}
+
+function referencedSecrets(state: SourceState, m: AmbassadorModel): Map<string, SecretObject> {
+  const found = new Map<string, SecretObject>();
+  for (const site of secretUses(m.config)) {
+    const o = state.objects.get(`Secret/${m.group.namespace}/${site.name}`);
+    if (o?.kind === 'Secret') found.set(site.name, o);
+  }
+  return found;
+}
+
+function hashSecrets(secrets: ReadonlyMap<string, SecretObject>): string {
+  const h = createHash('sha256');
+  for (const name of [...secrets.keys()].sort()) {
+    const s = secrets.get(name);
+    if (!s) continue;
+    h.update(`${name}\u0000${s.type}\u0000`);
+    for (const key of Object.keys(s.data).sort()) h.update(key).update('\u0000').update(s.data[key] ?? new Uint8Array()).update('\u0000');
+  }
+  return h.digest('hex').slice(0, 16);
 }

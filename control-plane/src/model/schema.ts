@@ -21,3 +21,5 @@ export type UpstreamConfig = AmbassadorConfig['upstreams'][string];
 export type RetryConfig = NonNullable<RouteConfig['retries']>;
 export type HeaderMatchConfig = NonNullable<RouteConfig['match']['headers']>[string];
 export type Endpoint = UpstreamConfig['endpoints'][number];
+export type TlsConfig = NonNullable<UpstreamConfig['tls']>;
+export type InjectConfig = NonNullable<RouteConfig['inject']>;

@@ -18,7 +18,7 @@
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot } from '../cache/snapshot.ts';
-import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
+import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
 import { groupKey } from '../translate/names.ts';
 import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
 import { nodeGroup } from './node.ts';
@@ -144,7 +144,7 @@ export class SotwStream {
     const st = this.types.get(type);
     if (!st || st.pending) return;
     if (type === LISTENER || type === ROUTE) {
-      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || this.rewarm.size > 0 || !this.endpointsSettled(served)) return;
+      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isPending(SECRET) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || this.rewarm.size > 0 || !this.endpointsSettled(served)) return;
       if (type === ROUTE && this.isPending(LISTENER)) return;
     }
     const resources = this.desired(type, st, served);

@@ -1,21 +1,29 @@
 // HTTP routes of one listener → a RouteConfiguration with one catch-all virtual host.
 import type { HeaderMatchConfig, ListenerConfig, RetryConfig, RouteConfig } from '../model/schema.ts';
+import { credentialFilterName, FILTER_CONFIG } from './credential.ts';
 import { duration } from './duration.ts';
+import type { SecretStatus } from './secret-status.ts';
 import { scopedName, type GroupId } from './names.ts';
 import { ROUTE } from '../xds/type-urls.ts';
 import type { Json, JsonObject, XdsResource } from './types.ts';
 
-export function translateRoutes(g: GroupId, l: ListenerConfig): XdsResource {
+export function translateRoutes(g: GroupId, index: number, l: ListenerConfig, status: SecretStatus): XdsResource {
   const clusters = new Set<string>();
-  const routes = l.routes.map((r) => {
-    for (const name of r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? '']) clusters.add(scopedName(g, name));
-    return { match: routeMatch(r), route: routeAction(g, r) };
+  const routes = l.routes.map((r, ri) => {
+    const targets = r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? ''];
+    const missing = [status.inject(index, ri), ...targets.map((t) => status.upstream(t))].find((p) => p !== undefined);
+    // A route that would need a missing Secret answers 503 and says why; the others are unaffected.
+    if (missing !== undefined) return { match: routeMatch(r), direct_response: { status: 503, body: { inline_string: `xds-ambassador: this route is unavailable: ${missing}\n` } } };
+    for (const name of targets) clusters.add(scopedName(g, name));
+    const route: JsonObject = { match: routeMatch(r), route: routeAction(g, r) };
+    if (r.inject) route.typed_per_filter_config = { [credentialFilterName(g, r.inject)]: { '@type': FILTER_CONFIG } };
+    return route;
   });
   return {
     type: ROUTE,
     name: scopedName(g, l.name),
     body: { name: scopedName(g, l.name), virtual_hosts: [{ name: l.name, domains: ['*'], routes }] },
-    refs: { clusters: [...clusters].sort(), routes: [] },
+    refs: { clusters: [...clusters].sort(), routes: [], secrets: [] },
   };
 }
 

@@ -9,8 +9,9 @@ export interface XdsResource {
   name: string;
   /** The resource in protobuf JSON-object form (snake_case fields, `@type` on Any). */
   body: JsonObject;
-  /** Names this resource needs to exist: clusters (by routes/listeners) and route configs (by listeners). */
-  refs: { clusters: string[]; routes: string[] };
+  /** Names this resource needs to exist: clusters (by routes/listeners), route configs (by listeners)
+   * and SDS secrets (by clusters and listeners). */
+  refs: { clusters: string[]; routes: string[]; secrets: string[] };
   /** For an EDS cluster: the ClusterLoadAssignment name it waits for. */
   edsName?: string;
 }

@@ -26,6 +26,10 @@ export const PROTO_FILES = [
   'envoy/extensions/filters/network/http_connection_manager/v3/http_connection_manager.proto',
   'envoy/extensions/filters/http/router/v3/router.proto',
   'envoy/extensions/retry/host/previous_hosts/v3/previous_hosts.proto',
+  'envoy/extensions/transport_sockets/tls/v3/tls.proto',
+  'envoy/extensions/transport_sockets/tls/v3/secret.proto',
+  'envoy/extensions/filters/http/credential_injector/v3/credential_injector.proto',
+  'envoy/extensions/http/injected_credentials/generic/v3/generic.proto',
 ];
 
 let loading: Promise<protobuf.Root> | undefined;

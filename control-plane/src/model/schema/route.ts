@@ -1,6 +1,7 @@
 // A route: what it matches and where it sends, with timeout and retries.
 import { z } from 'zod';
 import { dnsLabel, durationMs, strict } from './common.ts';
+import { secretKeyRef } from './secret-ref.ts';
 
 export const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited',
@@ -37,10 +38,18 @@ const splitEntry = strict({
   weight: z.int().min(0).max(1_000_000),
 });
 
+/** A header whose value comes from a Secret, added by Envoy to every request of the route. */
+const inject = strict({
+  header: z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected a lowercase HTTP header name such as authorization' }),
+  prefix: z.string().optional(),
+  secret: secretKeyRef,
+});
+
 export const route = strict({
   match,
   upstream: dnsLabel('upstream name').optional(),
   split: z.array(splitEntry).min(1).optional(),
   timeout: durationMs.optional(),
   retries: retries.optional(),
+  inject: inject.optional(),
 });
