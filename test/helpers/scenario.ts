@@ -28,6 +28,20 @@ ${indented}
 `;
 }
 
+/** A Secret manifest; values are written as stringData (text), as a user may. */
+export function secretManifest(o: { name: string; namespace?: string; type?: string; data: Record<string, string> }): string {
+  const lines = Object.entries(o.data).map(([k, v]) => `  ${k}: |-\n${v.trim().split('\n').map((l) => `    ${l}`).join('\n')}`);
+  return `apiVersion: v1
+kind: Secret
+metadata:
+  name: ${o.name}
+  namespace: ${o.namespace ?? 'default'}
+type: ${o.type ?? 'Opaque'}
+stringData:
+${lines.join('\n')}
+`;
+}
+
 export interface ControlPlaneProcess {
   proc: TestProcess;
   xdsPort: number;
