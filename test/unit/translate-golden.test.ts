@@ -1,9 +1,10 @@
 // Golden-file tests of the translator: test/golden/<feature>.in.yaml → test/golden/<feature>.out.yaml.
 //
-// Input format: a Kubernetes ConfigMap manifest, exactly what a user would `kubectl apply` (one
-// ConfigMap labelled xds-ambassador.io/config: "true", with its ambassador config under
-// data.ambassador.yaml). It is read with the directory source's manifest parser, validated with
-// parseConfigMap and translated with translateAmbassador for the group {metadata.namespace, ambassador}.
+// Input format: Kubernetes manifests, exactly what a user would `kubectl apply`: one ConfigMap
+// labelled xds-ambassador.io/config: "true", with its ambassador config under data.ambassador.yaml,
+// and any Secrets it references. They are read with the directory source's manifest parser,
+// validated with parseConfigMap and translated with translateAmbassador for the group
+// {metadata.namespace, ambassador}, with the Secrets of that namespace.
 //
 // Output format: a YAML list of every resource, ordered by xDS type in push order (CDS, EDS, LDS,
 // RDS) and then by name; each entry has `type` (short name), `name`, `refs` (the clusters / route
@@ -26,6 +27,7 @@ import { parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts
 import { formatConfigError } from '../../control-plane/src/model/errors.ts';
 import { parseManifestFile } from '../../control-plane/src/sources/manifests.ts';
 import { translateAmbassador } from '../../control-plane/src/translate/ambassador.ts';
+import type { SecretObject } from '../../control-plane/src/sources/types.ts';
 import type { Json, JsonObject, XdsResource } from '../../control-plane/src/translate/types.ts';
 import { PUSH_ORDER, SHORT_NAME, typeName } from '../../control-plane/src/xds/type-urls.ts';
 import { xdsRoot } from '../../control-plane/src/xds/protos.ts';
@@ -41,11 +43,14 @@ function translateFeature(feature: string): XdsResource[] {
   const file = path.join(GOLDEN_DIR, `${feature}.in.yaml`);
   const manifest = parseManifestFile(file, fs.readFileSync(file, 'utf8'));
   if ('problem' in manifest) throw new Error(`${file}: ${manifest.problem.message}`);
-  const [cm, ...more] = manifest.objects;
-  if (cm?.kind !== 'ConfigMap' || more.length > 0) throw new Error(`${file}: expected exactly one ConfigMap`);
+  const configMaps = manifest.objects.filter((o) => o.kind === 'ConfigMap');
+  const cm = configMaps[0];
+  if (cm?.kind !== 'ConfigMap' || configMaps.length > 1) throw new Error(`${file}: expected exactly one ConfigMap`);
   const parsed = parseConfigMap(cm);
   if (!parsed.ok) throw new Error(`${file}: invalid config:\n${parsed.errors.map(formatConfigError).join('\n')}`);
-  return translateAmbassador({ namespace: cm.namespace, ambassador: parsed.config.ambassador }, parsed.config);
+  const secrets = new Map<string, SecretObject>();
+  for (const o of manifest.objects) if (o.kind === 'Secret' && o.namespace === cm.namespace) secrets.set(o.name, o);
+  return translateAmbassador({ namespace: cm.namespace, ambassador: parsed.config.ambassador }, parsed.config, secrets);
 }
 
 function render(feature: string, resources: readonly XdsResource[]): string {
@@ -93,7 +98,7 @@ describe('translator golden files', () => {
           const any = root.lookupType('google.protobuf.Any').decode(encoded.any) as unknown as { type_url: string; value: Uint8Array };
           expect(any.type_url).toBe(r.type);
           const type = root.lookupType(typeName(r.type));
-          const decoded = toPlain(root, type.toObject(type.decode(any.value), { longs: Number, enums: String }));
+          const decoded = toPlain(root, type.toObject(type.decode(any.value), { longs: Number, enums: String, bytes: String }));
           expect(decoded, `${SHORT_NAME[r.type]} ${r.name}`).toEqual(withoutProtoDefaults(root, type, r.body));
         }
       });
@@ -115,8 +120,9 @@ function toPlain(root: protobuf.Root, v: unknown): Json {
   if (typeof o.type_url === 'string' && Object.keys(o).every((k) => k === 'type_url' || k === 'value')) {
     // (an empty message, e.g. the Router filter's config, has empty `value` bytes, which toObject omits)
     const type = root.lookupType(typeName(o.type_url));
-    const value = o.value instanceof Uint8Array ? o.value : new Uint8Array();
-    const inner = toPlain(root, type.toObject(type.decode(value), { longs: Number, enums: String })) as JsonObject;
+    // (bytes decode as base64 strings, the form the translator writes them in)
+    const value = typeof o.value === 'string' ? Buffer.from(o.value, 'base64') : new Uint8Array();
+    const inner = toPlain(root, type.toObject(type.decode(value), { longs: Number, enums: String, bytes: String })) as JsonObject;
     return { '@type': o.type_url, ...inner };
   }
   const out: JsonObject = {};

@@ -56,8 +56,8 @@ export class SotwStream {
   private unwatch?: () => void;
   private nonces = 0;
   private readonly types = new Map<TypeUrl, TypeState>();
-  /** EDS clusters that the latest CDS response changed: Envoy re-creates them, and the new
-   * instance warms only on a fresh EDS response, even when the endpoints did not change. */
+  /** EDS names of clusters that the latest CDS response added or changed: Envoy (re)creates them,
+   * and a new instance warms only on a fresh EDS response, even when the endpoints did not change. */
   private readonly rewarm = new Set<string>();
   /** Envoy has processed that CDS response: it re-requested EDS (it does so before the CDS ACK,
    * which it holds until the clusters are warm) or ACKed the CDS. */
@@ -219,8 +219,10 @@ export class SotwStream {
     if (type === CLUSTER) {
       this.rewarmArmed = false;
       for (const r of resources) {
+        // New and changed EDS clusters both wait for a fresh EDS response, even for an endpoint
+        // name Envoy already subscribes to (clusters sharing a service_name, a re-created cluster).
         const before = st.sent.get(r.name);
-        if (r.edsName !== undefined && before && before.hash !== r.hash) this.rewarm.add(r.edsName);
+        if (r.edsName !== undefined && before?.hash !== r.hash) this.rewarm.add(r.edsName);
       }
     }
     if (type === ENDPOINT) this.rewarm.clear();

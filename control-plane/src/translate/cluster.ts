@@ -1,38 +1,50 @@
 // An upstream → a Cluster: EDS when every endpoint is an IP address (endpoints then change without
 // touching the cluster), STRICT_DNS when any endpoint is a DNS name (Envoy resolves and re-resolves
-// it). With `tls`, a TLS transport socket and the SDS secrets it uses.
-import type { UpstreamConfig } from '../model/schema.ts';
+// it). With `tls`, a TLS transport socket and the SDS secrets it uses. Routes that inject a
+// credential get a variant of the cluster per credential (see credential.ts).
+import type { InjectConfig, UpstreamConfig } from '../model/schema.ts';
 import { isIpAddress } from '../model/schema.ts';
 import type { SecretObject } from '../sources/types.ts';
 import { ADS_SOURCE } from './config-source.ts';
+import { credentialClusterName, credentialProtocolOptions } from './credential.ts';
 import { duration } from './duration.ts';
 import { scopedName, type GroupId } from './names.ts';
-import { tlsSecrets } from './secrets.ts';
+import { credentialSecret, credentialSecretName, tlsSecrets } from './secrets.ts';
 import { upstreamTransportSocket } from './tls.ts';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.ts';
 import type { JsonObject, XdsResource } from './types.ts';
 
 const NO_REFS = { clusters: [], routes: [], secrets: [] };
 
-export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, secrets: ReadonlyMap<string, SecretObject>): XdsResource[] {
-  const clusterName = scopedName(g, name);
-  const assignment = loadAssignment(clusterName, u);
-  const body: JsonObject = { name: clusterName, connect_timeout: duration(u.connectTimeout) };
+export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, secrets: ReadonlyMap<string, SecretObject>, injects: readonly InjectConfig[]): XdsResource[] {
+  const base = scopedName(g, name);
+  const common: JsonObject = { connect_timeout: duration(u.connectTimeout) };
+  const tlsRefs: string[] = [];
   const out: XdsResource[] = [];
-  const refs = { clusters: [], routes: [], secrets: [] as string[] };
   if (u.tls) {
     const t = upstreamTransportSocket(g, u.tls, u.endpoints);
-    body.transport_socket = t.socket;
-    refs.secrets = t.secrets;
+    common.transport_socket = t.socket;
+    tlsRefs.push(...t.secrets);
     out.push(...tlsSecrets(g, u.tls, secrets));
   }
-  if (u.endpoints.every((e) => isIpAddress(e.host))) {
-    out.push(
-      { type: CLUSTER, name: clusterName, body: { ...body, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE } }, refs, edsName: clusterName },
-      { type: ENDPOINT, name: clusterName, body: assignment, refs: NO_REFS },
-    );
-  } else {
-    out.push({ type: CLUSTER, name: clusterName, body: { ...body, type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED', load_assignment: assignment }, refs });
+  const eds = u.endpoints.every((e) => isIpAddress(e.host));
+  const cluster = (clusterName: string, extra: JsonObject, secretRefs: string[]): XdsResource => eds
+    ? {
+      type: CLUSTER, name: clusterName, edsName: base, refs: { clusters: [], routes: [], secrets: secretRefs },
+      body: { name: clusterName, ...common, ...extra, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE, ...(clusterName === base ? {} : { service_name: base }) } },
+    }
+    : {
+      type: CLUSTER, name: clusterName, refs: { clusters: [], routes: [], secrets: secretRefs },
+      body: { name: clusterName, ...common, ...extra, type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED', load_assignment: loadAssignment(clusterName, u) },
+    };
+
+  out.push(cluster(base, {}, tlsRefs));
+  if (eds) out.push({ type: ENDPOINT, name: base, body: loadAssignment(base, u), refs: NO_REFS });
+  const variants = new Map<string, InjectConfig>(injects.map((i) => [credentialClusterName(g, name, i), i]));
+  for (const [variant, inject] of [...variants].sort(([a], [b]) => a.localeCompare(b))) {
+    out.push(cluster(variant, { typed_extension_protocol_options: credentialProtocolOptions(g, inject) }, [...tlsRefs, credentialSecretName(g, inject)]));
+    const value = credentialSecret(g, inject, secrets);
+    if (value) out.push(value);
   }
   return out;
 }

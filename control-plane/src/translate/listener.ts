@@ -2,8 +2,6 @@
 // so route edits never drain the listener.
 import type { ListenerConfig } from '../model/schema.ts';
 import { ADS_SOURCE } from './config-source.ts';
-import { credentialFilters } from './credential.ts';
-import type { SecretStatus } from './secret-status.ts';
 import { scopedName, type GroupId } from './names.ts';
 import { LISTENER } from '../xds/type-urls.ts';
 import type { XdsResource } from './types.ts';
@@ -11,9 +9,8 @@ import type { XdsResource } from './types.ts';
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
-export function translateHttpListener(g: GroupId, index: number, l: ListenerConfig, status: SecretStatus): XdsResource {
+export function translateHttpListener(g: GroupId, l: ListenerConfig): XdsResource {
   const name = scopedName(g, l.name);
-  const credentials = credentialFilters(g, index, l, status);
   return {
     type: LISTENER,
     name,
@@ -27,11 +24,11 @@ export function translateHttpListener(g: GroupId, index: number, l: ListenerConf
             '@type': HCM,
             stat_prefix: l.name,
             rds: { route_config_name: name, config_source: ADS_SOURCE },
-            http_filters: [...credentials.filters, { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
+            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
           },
         }],
       }],
     },
-    refs: { clusters: [], routes: [name], secrets: credentials.secrets },
+    refs: { clusters: [], routes: [name], secrets: [] },
   };
 }

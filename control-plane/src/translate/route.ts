@@ -1,6 +1,6 @@
 // HTTP routes of one listener → a RouteConfiguration with one catch-all virtual host.
 import type { HeaderMatchConfig, ListenerConfig, RetryConfig, RouteConfig } from '../model/schema.ts';
-import { credentialFilterName, FILTER_CONFIG } from './credential.ts';
+import { credentialClusterName } from './credential.ts';
 import { duration } from './duration.ts';
 import type { SecretStatus } from './secret-status.ts';
 import { scopedName, type GroupId } from './names.ts';
@@ -9,15 +9,15 @@ import type { Json, JsonObject, XdsResource } from './types.ts';
 
 export function translateRoutes(g: GroupId, index: number, l: ListenerConfig, status: SecretStatus): XdsResource {
   const clusters = new Set<string>();
-  const routes = l.routes.map((r, ri) => {
+  const routes = l.routes.map((r, ri): JsonObject => {
     const targets = r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? ''];
     const missing = [status.inject(index, ri), ...targets.map((t) => status.upstream(t))].find((p) => p !== undefined);
     // A route that would need a missing Secret answers 503 and says why; the others are unaffected.
     if (missing !== undefined) return { match: routeMatch(r), direct_response: { status: 503, body: { inline_string: `xds-ambassador: this route is unavailable: ${missing}\n` } } };
-    for (const name of targets) clusters.add(scopedName(g, name));
-    const route: JsonObject = { match: routeMatch(r), route: routeAction(g, r) };
-    if (r.inject) route.typed_per_filter_config = { [credentialFilterName(g, r.inject)]: { '@type': FILTER_CONFIG } };
-    return route;
+    // A route that injects a credential sends to the upstreams' variants that add it.
+    const cluster = (upstream: string) => (r.inject ? credentialClusterName(g, upstream, r.inject) : scopedName(g, upstream));
+    for (const name of targets) clusters.add(cluster(name));
+    return { match: routeMatch(r), route: routeAction(r, cluster) };
   });
   return {
     type: ROUTE,
@@ -41,10 +41,10 @@ function headerMatcher(name: string, v: HeaderMatchConfig): JsonObject {
   return v.present ? { name, present_match: true } : { name, present_match: true, invert_match: true };
 }
 
-function routeAction(g: GroupId, r: RouteConfig): JsonObject {
+function routeAction(r: RouteConfig, cluster: (upstream: string) => string): JsonObject {
   const a: JsonObject = r.split
-    ? { weighted_clusters: { clusters: r.split.map((s) => ({ name: scopedName(g, s.upstream), weight: { value: s.weight } })) } }
-    : { cluster: scopedName(g, r.upstream ?? '') };
+    ? { weighted_clusters: { clusters: r.split.map((s) => ({ name: cluster(s.upstream), weight: { value: s.weight } })) } }
+    : { cluster: cluster(r.upstream ?? '') };
   if (r.timeout !== undefined) a.timeout = duration(r.timeout);
   if (r.retries) a.retry_policy = retryPolicy(r.retries);
   return a;

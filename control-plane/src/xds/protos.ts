@@ -30,6 +30,8 @@ export const PROTO_FILES = [
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/filters/http/credential_injector/v3/credential_injector.proto',
   'envoy/extensions/http/injected_credentials/generic/v3/generic.proto',
+  'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
+  'envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto',
 ];
 
 let loading: Promise<protobuf.Root> | undefined;
