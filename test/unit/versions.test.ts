@@ -164,7 +164,7 @@ describe('consistencyProblems', () => {
     const config = parse(CONFIG);
     const broken: AmbassadorConfig = {
       ...config,
-      listeners: config.listeners.map((l) => ({ ...l, routes: [...l.routes, { match: { prefix: '/ghost/' }, upstream: 'ghost' }] })),
+      listeners: config.listeners.map((l) => (l.protocol === 'http' ? { ...l, routes: [...l.routes, { match: { prefix: '/ghost/' }, upstream: 'ghost' }] } : l)),
     };
     expect(consistencyProblems(snapshotOf(root, translateAmbassador(GROUP, broken)))).toEqual([
       'shop/orders/web references missing cluster shop/orders/ghost',

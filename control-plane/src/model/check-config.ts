@@ -26,6 +26,13 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
     if (samePort !== undefined) problems.push({ path: [...at, 'port'], message: `port ${l.port} on ${l.address} is already used by listeners[${samePort}]; choose another port` });
     ports.set(bind, li);
 
+    if (l.protocol === 'tcp') refer([...at, 'upstream'], l.upstream);
+    if (l.protocol === 'redis') {
+      refer([...at, 'upstream'], l.upstream);
+      l.routes?.forEach((r, ri) => refer([...at, 'routes', ri, 'upstream'], r.upstream));
+      if (l.opTimeout === 0) problems.push({ path: [...at, 'opTimeout'], message: 'expected an operation timeout greater than 0 (such as "1s")' });
+    }
+    if (l.protocol !== 'http') return;
     l.routes.forEach((r, ri) => {
       const rat = [...at, 'routes', ri];
       const m = r.match;

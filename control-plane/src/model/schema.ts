@@ -2,7 +2,7 @@
 // Every object is strict: an unknown field is an error, never silently ignored.
 import { z } from 'zod';
 import { dnsLabel, strict } from './schema/common.ts';
-import { httpListener } from './schema/listener.ts';
+import { listener } from './schema/listener.ts';
 import { upstream } from './schema/upstream.ts';
 
 export { durationMs, endpoint, isIpAddress } from './schema/common.ts';
@@ -10,13 +10,16 @@ export { RETRY_CONDITIONS } from './schema/route.ts';
 
 export const ambassadorConfigSchema = strict({
   ambassador: dnsLabel('ambassador name (the node.cluster of its Envoys)'),
-  listeners: z.array(httpListener).min(1, { error: 'expected at least one listener' }),
+  listeners: z.array(listener).min(1, { error: 'expected at least one listener' }),
   upstreams: z.record(dnsLabel('upstream name'), upstream).default({}),
 });
 
 export type AmbassadorConfig = z.infer<typeof ambassadorConfigSchema>;
 export type ListenerConfig = AmbassadorConfig['listeners'][number];
-export type RouteConfig = ListenerConfig['routes'][number];
+export type HttpListenerConfig = Extract<ListenerConfig, { protocol: 'http' }>;
+export type TcpListenerConfig = Extract<ListenerConfig, { protocol: 'tcp' }>;
+export type RedisListenerConfig = Extract<ListenerConfig, { protocol: 'redis' }>;
+export type RouteConfig = HttpListenerConfig['routes'][number];
 export type UpstreamConfig = AmbassadorConfig['upstreams'][string];
 export type RetryConfig = NonNullable<RouteConfig['retries']>;
 export type HeaderMatchConfig = NonNullable<RouteConfig['match']['headers']>[string];

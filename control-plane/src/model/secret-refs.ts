@@ -23,7 +23,7 @@ export function secretUses(config: AmbassadorConfig): SecretUseSite[] {
     const cert = u.tls?.clientCert;
     if (cert) uses.push({ use: 'client-cert', name: cert.secret.name, keys: ['tls.crt', 'tls.key'], path: ['upstreams', name, 'tls', 'clientCert', 'secret'] });
   }
-  config.listeners.forEach((l, li) => l.routes.forEach((r, ri) => {
+  config.listeners.forEach((l, li) => l.protocol === 'http' && l.routes.forEach((r, ri) => {
     if (r.inject) uses.push({ use: 'credential', name: r.inject.secret.name, keys: [r.inject.secret.key], path: ['listeners', li, 'routes', ri, 'inject', 'secret'] });
   }));
   return uses;

@@ -16,9 +16,10 @@ import type { JsonObject, XdsResource } from './types.ts';
 
 const NO_REFS = { clusters: [], routes: [], secrets: [] };
 
-export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, secrets: ReadonlyMap<string, SecretObject>, injects: readonly InjectConfig[]): XdsResource[] {
+export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, secrets: ReadonlyMap<string, SecretObject>, injects: readonly InjectConfig[], consistentHashing: boolean): XdsResource[] {
   const base = scopedName(g, name);
   const common: JsonObject = { connect_timeout: duration(u.connectTimeout) };
+  if (consistentHashing) common.lb_policy = 'MAGLEV';
   const tlsRefs: string[] = [];
   const out: XdsResource[] = [];
   if (u.tls) {

@@ -1,6 +1,6 @@
 // An HTTP listener → a Listener whose HTTP connection manager fetches its routes over RDS (ADS),
 // so route edits never drain the listener.
-import type { ListenerConfig } from '../model/schema.ts';
+import type { HttpListenerConfig } from '../model/schema.ts';
 import { ADS_SOURCE } from './config-source.ts';
 import { scopedName, type GroupId } from './names.ts';
 import { LISTENER } from '../xds/type-urls.ts';
@@ -9,7 +9,7 @@ import type { XdsResource } from './types.ts';
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
-export function translateHttpListener(g: GroupId, l: ListenerConfig): XdsResource {
+export function translateHttpListener(g: GroupId, l: HttpListenerConfig): XdsResource {
   const name = scopedName(g, l.name);
   return {
     type: LISTENER,

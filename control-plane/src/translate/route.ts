@@ -1,5 +1,5 @@
 // HTTP routes of one listener → a RouteConfiguration with one catch-all virtual host.
-import type { HeaderMatchConfig, ListenerConfig, RetryConfig, RouteConfig } from '../model/schema.ts';
+import type { HeaderMatchConfig, HttpListenerConfig, RetryConfig, RouteConfig } from '../model/schema.ts';
 import { credentialClusterName } from './credential.ts';
 import { duration } from './duration.ts';
 import type { SecretStatus } from './secret-status.ts';
@@ -7,7 +7,7 @@ import { scopedName, type GroupId } from './names.ts';
 import { ROUTE } from '../xds/type-urls.ts';
 import type { Json, JsonObject, XdsResource } from './types.ts';
 
-export function translateRoutes(g: GroupId, index: number, l: ListenerConfig, status: SecretStatus): XdsResource {
+export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig, status: SecretStatus): XdsResource {
   const clusters = new Set<string>();
   const routes = l.routes.map((r, ri): JsonObject => {
     const targets = r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? ''];

@@ -32,6 +32,8 @@ export const PROTO_FILES = [
   'envoy/extensions/http/injected_credentials/generic/v3/generic.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto',
+  'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
+  'envoy/extensions/filters/network/redis_proxy/v3/redis_proxy.proto',
 ];
 
 let loading: Promise<protobuf.Root> | undefined;
