@@ -58,6 +58,10 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
     });
   });
   for (const [name, u] of Object.entries(config.upstreams)) {
+    const hc = u.healthCheck;
+    if (hc && (hc.interval === 0 || hc.timeout === 0)) problems.push({ path: ['upstreams', name, 'healthCheck', hc.interval === 0 ? 'interval' : 'timeout'], message: 'expected a duration greater than 0' });
+    const od = u.outlierDetection;
+    if (od && (od.interval === 0 || od.baseEjectionTime === 0)) problems.push({ path: ['upstreams', name, 'outlierDetection', od.interval === 0 ? 'interval' : 'baseEjectionTime'], message: 'expected a duration greater than 0' });
     if (u.tls && u.tls.sni === undefined && u.tls.subjectAltNames === undefined && u.endpoints.every((e) => isIpAddress(e.host))) {
       problems.push({ path: ['upstreams', name, 'tls'], message: 'expected "sni" or "subjectAltNames": the endpoints are IP addresses, so there is no name to verify the server certificate against' });
     }

@@ -9,6 +9,7 @@ import { ADS_SOURCE } from './config-source.ts';
 import { credentialClusterName, credentialProtocolOptions } from './credential.ts';
 import { duration } from './duration.ts';
 import { scopedName, type GroupId } from './names.ts';
+import { resilience } from './resilience.ts';
 import { credentialSecret, credentialSecretName, tlsSecrets } from './secrets.ts';
 import { upstreamTransportSocket } from './tls.ts';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.ts';
@@ -18,7 +19,7 @@ const NO_REFS = { clusters: [], routes: [], secrets: [] };
 
 export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, secrets: ReadonlyMap<string, SecretObject>, injects: readonly InjectConfig[], consistentHashing: boolean): XdsResource[] {
   const base = scopedName(g, name);
-  const common: JsonObject = { connect_timeout: duration(u.connectTimeout) };
+  const common: JsonObject = { connect_timeout: duration(u.connectTimeout), ...resilience(u) };
   if (consistentHashing) common.lb_policy = 'MAGLEV';
   const tlsRefs: string[] = [];
   const out: XdsResource[] = [];
