@@ -14,6 +14,7 @@ import { xdsObserver } from './observe/xds-observer.ts';
 import { startXdsServer, type XdsServer } from './server/grpc-server.ts';
 import type { Source, SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
+import { baseGroupKey } from './translate/names.ts';
 import { xdsRoot } from './xds/protos.ts';
 
 export interface ControlPlaneOptions {
@@ -52,7 +53,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     for (const key of cache.groupNames()) {
       if (!model.ambassadors.has(key)) {
         built.delete(key);
-        cache.set(key, EMPTY_SNAPSHOT);
+        // A removed environment falls back to its ambassador's config; a removed ambassador gets none.
+        if (key !== baseGroupKey(key)) cache.remove(key);
+        else cache.set(key, EMPTY_SNAPSHOT);
       }
     }
     const errors = model.errors.map(formatConfigError);

@@ -94,12 +94,12 @@ export async function startControlPlaneProcess(files: Record<string, string>, o:
   return cp;
 }
 
-export async function startAmbassador(o: { xdsPort: number; ambassador: string; namespace?: string; nodeId?: string }): Promise<EnvoyHandle> {
+export async function startAmbassador(o: { xdsPort: number; ambassador: string; namespace?: string; nodeId?: string; environment?: string }): Promise<EnvoyHandle> {
   const adminPort = await freePort();
   const nodeId = o.nodeId ?? `${o.ambassador}-${adminPort}`;
   return startEnvoy({
     name: nodeId,
-    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace: o.namespace ?? 'default', xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort }),
+    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace: o.namespace ?? 'default', ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort }),
   });
 }
 

@@ -41,6 +41,39 @@ const ROUTE_LINE = 6; // the line of "- match" in withRoute()
 
 const VALID = withRoute('match: {prefix: /}', 'upstream: a');
 
+describe('config errors of TCP, Redis and environments', () => {
+  const base = ['ambassador: orders', 'listeners:'];
+  it('an unknown protocol names the protocols', () => {
+    expect(errorsOf([...base, '  - {name: x, port: 1, protocol: udp, upstream: a}', 'upstreams: {a: {endpoints: ["10.0.0.1:1"]}}'].join('\n'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].protocol (line 3): expected protocol to be one of http, tcp, redis, found "udp"',
+    ]);
+  });
+
+  it('a field of another protocol is an unknown field for this one', () => {
+    expect(errorsOf([...base, '  - {name: db, port: 5432, protocol: tcp, upstream: a, routes: []}', 'upstreams: {a: {endpoints: ["10.0.0.1:1"]}}'].join('\n'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0] (line 3): unknown field "routes"; allowed fields: name, port, address, protocol, upstream, idleTimeout',
+    ]);
+  });
+
+  it('a redis prefix route to an unknown upstream', () => {
+    expect(errorsOf([...base, '  - {name: c, port: 6379, protocol: redis, upstream: a, routes: [{prefix: "s:", upstream: zz}]}', 'upstreams: {a: {endpoints: ["10.0.0.1:1"]}}'].join('\n'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].upstream (line 3): unknown upstream "zz" (defined upstreams: a); add it under "upstreams:" or fix the name',
+    ]);
+  });
+
+  it('an environment that overrides an upstream that does not exist', () => {
+    expect(errorsOf([VALID.trimEnd(), 'environments:', '  staging:', '    upstreams:', '      c: {endpoints: ["10.0.0.3:80"]}'].join('\n'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: environments.staging.upstreams.c (line 16): no upstream "c" to override (defined upstreams: a, b); define it under "upstreams:" first',
+    ]);
+  });
+
+  it("an environment's overrides that break a rule of the merged config", () => {
+    expect(errorsOf([VALID.trimEnd(), 'environments:', '  staging:', '    upstreams:', '      a: {tls: {}}'].join('\n'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: environments.staging (line 15): with this environment\'s overrides, upstreams.a.tls: expected "sni" or "subjectAltNames": the endpoints are IP addresses, so there is no name to verify the server certificate against',
+    ]);
+  });
+});
+
 describe('config errors', () => {
   it('accepts the base config used below (so each rejection is caused by the one change)', () => {
     expect(parseConfigMap(configMap({ 'ambassador.yaml': VALID })).ok).toBe(true);

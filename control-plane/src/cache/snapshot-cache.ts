@@ -3,6 +3,7 @@
 // until the pipeline produces a different snapshot.
 import { EMPTY_SNAPSHOT, type Snapshot } from './snapshot.ts';
 import { CLUSTER, LISTENER, PUSH_ORDER, type TypeUrl } from '../xds/type-urls.ts';
+import { baseGroupKey } from '../translate/names.ts';
 
 interface GroupState {
   latest: Snapshot;
@@ -55,6 +56,11 @@ export class SnapshotCache {
     this.notify(group);
   }
 
+  /** Forgets an environment's group: its Envoys are then served the base group's snapshot. */
+  remove(group: string): void {
+    if (this.groups.delete(group)) this.notify(group);
+  }
+
   groupNames(): string[] {
     return [...this.groups.keys()];
   }
@@ -73,7 +79,7 @@ export class SnapshotCache {
   /** What the group's Envoys get now; undefined before the first sync. */
   served(group: string): Snapshot | undefined {
     if (!this.synced) return undefined;
-    return this.groups.get(group)?.served ?? EMPTY_SNAPSHOT;
+    return this.state(group)?.served ?? EMPTY_SNAPSHOT;
   }
 
   watch(group: string, fn: () => void): () => void {
@@ -87,14 +93,14 @@ export class SnapshotCache {
   }
 
   ack(group: string, type: TypeUrl, version: string): void {
-    const st = this.groups.get(group);
+    const st = this.state(group);
     if (!st || st.served.types[type].version !== version) return;
     st.acked.add(type);
     if (isFullyAcked(st.served, st.acked)) st.lastGood = st.served;
   }
 
   nack(group: string, type: TypeUrl, version: string, nodeId: string, message: string): NackOutcome {
-    const st = this.groups.get(group);
+    const st = this.state(group);
     if (!st || st.served.types[type].version !== version) return 'stale';
     st.rejected = { snapshotVersion: st.served.version, type, nodeId, message };
     if (!st.lastGood || st.lastGood.version === st.served.version) return 'kept';
@@ -115,14 +121,23 @@ export class SnapshotCache {
     }));
   }
 
-  /** Watchers run once per tick, after the caller's own state changes are complete. */
+  /** An environment's group without a snapshot of its own is served its base group's. */
+  private state(group: string): GroupState | undefined {
+    return this.groups.get(group) ?? this.groups.get(baseGroupKey(group));
+  }
+
+  /** Watchers run once per tick, after the caller's own state changes are complete. A base group's
+   * change also reaches the environments' watchers that fall back to it. */
   private notify(group: string): void {
-    if (this.pendingNotify.has(group)) return;
-    this.pendingNotify.add(group);
-    queueMicrotask(() => {
-      this.pendingNotify.delete(group);
-      for (const fn of [...(this.watchers.get(group) ?? [])]) fn();
-    });
+    const keys = [group, ...[...this.watchers.keys()].filter((k) => k !== group && baseGroupKey(k) === group && !this.groups.has(k))];
+    for (const key of keys) {
+      if (this.pendingNotify.has(key)) continue;
+      this.pendingNotify.add(key);
+      queueMicrotask(() => {
+        this.pendingNotify.delete(key);
+        for (const fn of [...(this.watchers.get(key) ?? [])]) fn();
+      });
+    }
   }
 }
 

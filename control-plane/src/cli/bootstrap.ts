@@ -6,6 +6,8 @@ export interface BootstrapOptions {
   nodeId: string;
   ambassador: string;
   namespace: string;
+  /** node.metadata.environment: selects the config's `environments` overrides. */
+  environment?: string;
   /** host:port of the control plane's xDS gRPC port. */
   xdsAddress: string;
   adminPort: number;
@@ -25,7 +27,7 @@ export function buildBootstrap(o: BootstrapOptions): JsonObject {
   if (!xds) throw new Error(`--xds-address: expected HOST:PORT (e.g. 127.0.0.1:18000 or xds-ambassador.xds-system:18000), found ${JSON.stringify(o.xdsAddress)}`);
   const ads = { ads: {}, resource_api_version: 'V3' };
   return {
-    node: { id: o.nodeId, cluster: o.ambassador, metadata: { namespace: o.namespace } },
+    node: { id: o.nodeId, cluster: o.ambassador, metadata: { namespace: o.namespace, ...(o.environment ? { environment: o.environment } : {}) } },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },
     dynamic_resources: {
       ads_config: {

@@ -11,7 +11,7 @@ const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador side
 
 Usage:
   xds-ambassador serve --config-dir DIR [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
-  xds-ambassador bootstrap --node-id ID --ambassador NAME [--namespace default] [--xds-address 127.0.0.1:18000] [--admin-port 9901]
+  xds-ambassador bootstrap --node-id ID --ambassador NAME [--namespace default] [--environment ENV] [--xds-address 127.0.0.1:18000] [--admin-port 9901]
   xds-ambassador validate PATH...
   xds-ambassador COMMAND --help
 
@@ -42,6 +42,7 @@ Options:
   --node-id ID          node.id, unique per Envoy (in Kubernetes: the Pod name) (required)
   --ambassador NAME     node.cluster: the "ambassador:" name in the ConfigMap that configures it (required)
   --namespace NS        node.metadata.namespace: only ConfigMaps of this namespace apply (default "default")
+  --environment ENV     node.metadata.environment: applies the config's environments.ENV overrides (default: none)
   --xds-address H:P     the control plane's xDS address (default 127.0.0.1:18000)
   --admin-port N        Envoy admin port, bound to 127.0.0.1 (default 9901)
 `,
@@ -69,11 +70,17 @@ async function main(argv: string[]): Promise<number> {
   return serve(rest);
 }
 
+function environmentFlag(value: string): string {
+  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(value)) throw new UsageError(`--environment: expected a name of lowercase letters, digits and "-" (as in the config's environments:), found ${JSON.stringify(value)}`);
+  return value;
+}
+
 function bootstrap(args: string[]): number {
   const { values } = parseFlags(args, {
     'node-id': { type: 'string' },
     ambassador: { type: 'string' },
     namespace: { type: 'string', default: 'default' },
+    environment: { type: 'string' },
     'xds-address': { type: 'string', default: '127.0.0.1:18000' },
     'admin-port': { type: 'string' },
   });
@@ -81,6 +88,7 @@ function bootstrap(args: string[]): number {
     nodeId: requireFlag('node-id', values['node-id']),
     ambassador: requireFlag('ambassador', values.ambassador),
     namespace: values.namespace,
+    ...(values.environment !== undefined ? { environment: environmentFlag(values.environment) } : {}),
     xdsAddress: values['xds-address'],
     adminPort: portFlag('admin-port', values['admin-port'], 9901),
   });

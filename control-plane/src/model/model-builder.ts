@@ -6,6 +6,7 @@ import { groupKey, type GroupId } from '../translate/names.ts';
 import { formatPath, type ConfigError } from './errors.ts';
 import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap } from './parse-configmap.ts';
 import type { AmbassadorConfig } from './schema.ts';
+import { configForEnvironment } from './environments.ts';
 import { secretProblem, secretUses } from './secret-refs.ts';
 
 export interface AmbassadorModel {
@@ -77,6 +78,11 @@ export class ModelBuilder {
         continue;
       }
       ambassadors.set(key, m);
+      // Envoys that declare an environment with overrides get their own merged config.
+      for (const environment of Object.keys(m.config.environments)) {
+        const group = { ...m.group, environment };
+        ambassadors.set(groupKey(group), { ...m, group, config: configForEnvironment(m.config, environment) });
+      }
     }
     for (const m of ambassadors.values()) {
       const found = referencedSecrets(state, m);
@@ -87,7 +93,8 @@ export class ModelBuilder {
         if (problem) errors.push({ object: m.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem });
       }
     }
-    return { ambassadors, errors };
+    // An environment's merged config repeats its ConfigMap's Secret errors: report each once.
+    return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()] };
   }
 }
 

@@ -4,6 +4,7 @@ import type { z } from 'zod';
 import type { ConfigMapObject } from '../sources/types.ts';
 import { ambassadorConfigSchema, type AmbassadorConfig } from './schema.ts';
 import { checkConfig } from './check-config.ts';
+import { configForEnvironment, environmentProblems } from './environments.ts';
 import { describeValue, formatPath, type ConfigError } from './errors.ts';
 
 export const CONFIG_LABEL = 'xds-ambassador.io/config';
@@ -40,7 +41,13 @@ export function parseConfigMap(cm: ConfigMapObject): ParseResult {
   if (!parsed.success) {
     return { ok: false, errors: parsed.error.issues.map((iss) => toConfigError(object, doc, lines, iss.path, issueMessage(iss))) };
   }
-  const problems = checkConfig(parsed.data);
+  const problems = [...checkConfig(parsed.data), ...environmentProblems(parsed.data)];
+  for (const env of Object.keys(parsed.data.environments)) {
+    const seen = new Set(problems.map((p) => `${p.path.join('.')}\u0000${p.message}`));
+    for (const p of checkConfig(configForEnvironment(parsed.data, env))) {
+      if (!seen.has(`${p.path.join('.')}\u0000${p.message}`)) problems.push({ path: ['environments', env], message: `with this environment's overrides, ${p.path.join('.')}: ${p.message}` });
+    }
+  }
   if (problems.length > 0) {
     return { ok: false, errors: problems.map((p) => toConfigError(object, doc, lines, p.path, p.message)) };
   }

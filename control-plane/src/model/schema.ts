@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { dnsLabel, strict } from './schema/common.ts';
 import { listener } from './schema/listener.ts';
-import { upstream } from './schema/upstream.ts';
+import { upstream, upstreamOverride } from './schema/upstream.ts';
 
 export { durationMs, endpoint, isIpAddress } from './schema/common.ts';
 export { RETRY_CONDITIONS } from './schema/route.ts';
@@ -12,6 +12,10 @@ export const ambassadorConfigSchema = strict({
   ambassador: dnsLabel('ambassador name (the node.cluster of its Envoys)'),
   listeners: z.array(listener).min(1, { error: 'expected at least one listener' }),
   upstreams: z.record(dnsLabel('upstream name'), upstream).default({}),
+  /** Overrides for the Envoys whose node.metadata.environment names an entry. */
+  environments: z.record(dnsLabel('environment name'), strict({
+    upstreams: z.record(dnsLabel('upstream name'), upstreamOverride).default({}),
+  })).default({}),
 });
 
 export type AmbassadorConfig = z.infer<typeof ambassadorConfigSchema>;

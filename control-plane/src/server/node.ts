@@ -1,4 +1,5 @@
-// Which node group an Envoy belongs to: its namespace (node.metadata.namespace) and ambassador (node.cluster).
+// Which node group an Envoy belongs to: its namespace (node.metadata.namespace), ambassador
+// (node.cluster) and, optionally, environment (node.metadata.environment).
 import type { GroupId } from '../translate/names.ts';
 
 export interface NodeInfo {
@@ -20,5 +21,9 @@ export function nodeGroup(node: NodeInfo): GroupResult {
   if (ns !== undefined && (typeof ns !== 'string' || ns === '')) {
     return { ok: false, message: `node "${node.id}" has node.metadata.namespace ${JSON.stringify(ns)}: expected a namespace name string` };
   }
-  return { ok: true, group: { namespace: ns ?? DEFAULT_NAMESPACE, ambassador: node.cluster } };
+  const env = node.metadata.environment;
+  if (env !== undefined && (typeof env !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(env))) {
+    return { ok: false, message: `node "${node.id}" has node.metadata.environment ${JSON.stringify(env)}: expected an environment name (lowercase letters, digits and "-")` };
+  }
+  return { ok: true, group: { namespace: ns ?? DEFAULT_NAMESPACE, ambassador: node.cluster, ...(env === undefined ? {} : { environment: env }) } };
 }
