@@ -2,7 +2,7 @@
 // verification, client certificates, certificate rotation with no restart, missing Secrets.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTlsUpstream, type TlsUpstream } from '../../control-plane/src/demo/tls-upstream.ts';
-import { makePki, type Pki } from '../helpers/certs.ts';
+import { makePki, type Pki } from '../../control-plane/src/demo/pki.ts';
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';

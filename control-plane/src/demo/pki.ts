@@ -1,6 +1,6 @@
-// A throw-away PKI for tests, made with the real `openssl` CLI (scripts/setup.sh makes sure it is
-// installed): a CA, leaf certificates it signs (server: DNS/IP SANs + serverAuth; client: CN +
-// clientAuth), and a second, unrelated CA for "wrong CA" tests.
+// A throwaway PKI made with the openssl CLI (scripts/setup.sh installs it), for the recipes and the
+// tests: a CA, leaf certificates it signs (server: DNS/IP SANs + serverAuth; client: CN +
+// clientAuth), and a second, unrelated CA for "wrong CA" tests. Never for production use.
 //
 //   const pki = await makePki();                       // afterAll(() => pki.cleanup())
 //   const server = await pki.server(['api.test', 'localhost']);

@@ -1,0 +1,94 @@
+// Runs the demo's and the recipes' processes in the foreground: each one's output prefixed with its
+// name, the control plane's JSON logs made readable, and everything stopped on Ctrl-C or when one exits.
+import { spawn, type ChildProcess } from 'node:child_process';
+import net from 'node:net';
+
+export class Supervisor {
+  private readonly children: ChildProcess[] = [];
+  private readonly cleanups: (() => Promise<void> | void)[] = [];
+  private stopping = false;
+
+  constructor() {
+    process.on('SIGINT', () => void this.stop(0));
+    process.on('SIGTERM', () => void this.stop(0));
+  }
+
+  /** Starts a process whose lines are printed as "[name] line" (or dropped when `show` returns undefined). */
+  start(name: string, cmd: string, args: string[], show: (line: string) => string | undefined = (l) => l): ChildProcess {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.children.push(child);
+    for (const stream of [child.stdout, child.stderr]) {
+      let buffered = '';
+      stream?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        const lines = buffered.split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) {
+          const shown = show(line);
+          if (shown !== undefined) process.stdout.write(`[${name}] ${shown}\n`);
+        }
+      });
+    }
+    child.on('exit', (code, signal) => {
+      if (!this.stopping) {
+        process.stdout.write(`[${name}] exited (${signal ?? `code ${code}`}); stopping\n`);
+        void this.stop(1);
+      }
+    });
+    return child;
+  }
+
+  /** Something else to undo on stop (an in-process server, a temp folder). */
+  onStop(fn: () => Promise<void> | void): void {
+    this.cleanups.push(fn);
+  }
+
+  async stop(code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    await Promise.all(this.children.filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((r) => {
+      c.once('exit', r);
+      c.kill('SIGTERM');
+      setTimeout(() => c.kill('SIGKILL'), 5000).unref();
+    })));
+    for (const fn of this.cleanups.reverse()) await fn();
+    process.exit(code);
+  }
+}
+
+/** The control plane's JSON log lines, as one readable line each (debug and trace dropped). */
+export function controlPlaneLine(line: string): string | undefined {
+  try {
+    const entry = JSON.parse(line) as { level: number; msg: string; [k: string]: unknown };
+    if (entry.level < 30) return undefined;
+    const { level: _l, time: _t, svc: _s, pid: _p, hostname: _h, msg, ...rest } = entry;
+    const detail = Object.entries(rest).map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`).join(' ');
+    return `${msg}${detail ? `  ${detail}` : ''}`;
+  } catch {
+    return line;
+  }
+}
+
+/** Envoy's lines, without the one warning every bootstrap without an overload manager gets. */
+export function envoyLine(line: string): string | undefined {
+  return line.includes('no configured limit to the number of allowed active downstream connections') ? undefined : line;
+}
+
+export async function assertFree(port: number, what: string): Promise<void> {
+  await new Promise<void>((resolve, reject) => {
+    const s = net.createServer();
+    s.once('error', () => reject(new Error(`port ${port} (${what}) is in use on 127.0.0.1; stop whatever uses it and run again`)));
+    s.listen(port, '127.0.0.1', () => s.close(() => resolve()));
+  });
+}
+
+export async function waitForHttp(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) return;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not answer within ${timeoutMs} ms`);
+}

@@ -1,0 +1,96 @@
+// Every README recipe, run from its manifests in deploy/recipes/ (every port moved to a free one)
+// with its stand-in peers and a real Envoy, doing what the README says it does.
+import net from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RECIPES, recipeFiles, type Recipe, type RecipePeers } from '../../control-plane/src/demo/recipes.ts';
+import { freePorts } from '../helpers/ports.ts';
+import { stopAll } from '../helpers/processes.ts';
+import { connectResp, respCommand } from '../helpers/redis.ts';
+import { get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
+
+function recipe(name: string): Recipe {
+  const r = RECIPES.find((x) => x.name === name);
+  if (!r) throw new Error(`no recipe ${name}`);
+  return r;
+}
+
+/** Starts a recipe's peers and control plane on free ports; stops them after the describe block. */
+function runRecipe(name: string): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe } {
+  const r = recipe(name);
+  const ports: Record<string, number> = {};
+  let peers: RecipePeers | undefined;
+  let cp: ControlPlaneProcess | undefined;
+  beforeAll(async () => {
+    const free = await freePorts(Object.keys(r.ports).length);
+    Object.keys(r.ports).forEach((role, i) => { ports[role] = free[i] as number; });
+    peers = await r.startPeers(ports);
+    cp = await startControlPlaneProcess({ ...recipeFiles(r, ports), ...peers.files });
+    expect((await cp.status()).errors).toEqual([]);
+  });
+  afterAll(async () => {
+    await stopAll();
+    await peers?.stop();
+  });
+  return { ports, r, cp: () => { if (!cp) throw new Error('not started'); return cp; } };
+}
+
+function greeting(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect(port, '127.0.0.1');
+    s.once('error', reject);
+    s.once('data', (d) => { s.destroy(); resolve(d.toString().trim()); });
+  });
+}
+
+describe('recipe: an external API over TLS', () => {
+  const { ports, r, cp } = runRecipe('external-api-tls');
+  it('turns the app\'s plain HTTP into verified TLS with the API\'s SNI', async () => {
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/todos/1')).status === 200, 10_000, 'the API through the ambassador');
+    const body = JSON.parse((await get(ports.listener as number, '/todos/1')).body) as { upstream: string; tls: { servername: string } };
+    expect(body.upstream).toBe('example-api');
+    expect(body.tls.servername).toBe('api.example.test');
+  });
+});
+
+describe('recipe: an API key from a Secret', () => {
+  const { ports, r, cp } = runRecipe('api-key-from-secret');
+  it('adds the bearer token from the Secret on /3/ only', async () => {
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/3/discover/movie')).status === 200, 10_000, 'the API');
+    const headers = (path: string) => get(ports.listener as number, path).then((x) => (JSON.parse(x.body) as { headers: Record<string, string> }).headers);
+    expect((await headers('/3/discover/movie')).authorization).toBe('Bearer replace-me-with-your-tmdb-token');
+    expect((await headers('/health')).authorization).toBeUndefined();
+  });
+});
+
+describe('recipe: a sharding Redis ambassador', () => {
+  const { ports, r, cp } = runRecipe('redis-sharding');
+  it('spreads keys over both shards and sends session keys to their own server', async () => {
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    const client = await connectResp(ports.listener as number);
+    try {
+      await waitUntil(async () => (await client.command('PING')) === 'PONG', 10_000, 'the Redis listener');
+      for (let i = 0; i < 100; i++) await client.command('SET', `key:${i}`, String(i));
+      expect(await client.command('GET', 'key:42')).toBe('42');
+      const sizes = await Promise.all(['shard1', 'shard2'].map((role) => respCommand(ports[role] as number, 'DBSIZE')));
+      expect((sizes[0] as number) + (sizes[1] as number)).toBe(100);
+      expect(Math.min(sizes[0] as number, sizes[1] as number)).toBeGreaterThan(20);
+      await client.command('SET', 'session:abc', 'token');
+      expect(await respCommand(ports.sessions as number, 'GET', 'session:abc')).toBe('token');
+    } finally {
+      await client.close();
+    }
+  });
+});
+
+describe('recipe: a database per environment', () => {
+  const { ports, r, cp } = runRecipe('per-environment-database');
+  it('connects production Envoys to production and staging Envoys to staging, with one ConfigMap', async () => {
+    const prod = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await greeting(ports.listener as number)) === 'hello from production-db', 10_000, 'production');
+    await prod.stop();
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace, environment: 'staging' });
+    await waitUntil(async () => (await greeting(ports.listener as number)) === 'hello from staging-db', 10_000, 'staging');
+  });
+});
