@@ -2,33 +2,21 @@
 // so route edits never drain the listener.
 import type { HttpListenerConfig } from '../model/schema.ts';
 import { ADS_SOURCE } from './config-source.ts';
-import { scopedName, type GroupId } from './names.ts';
-import { LISTENER } from '../xds/type-urls.ts';
+import type { GroupId } from './names.ts';
+import { singleFilterListener } from './single-filter-listener.ts';
 import type { XdsResource } from './types.ts';
 
 const HCM = 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager';
 const ROUTER = 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router';
 
 export function translateHttpListener(g: GroupId, l: HttpListenerConfig): XdsResource {
-  const name = scopedName(g, l.name);
-  return {
-    type: LISTENER,
-    name,
-    body: {
-      name,
-      address: { socket_address: { address: l.address, port_value: l.port } },
-      filter_chains: [{
-        filters: [{
-          name: 'envoy.filters.network.http_connection_manager',
-          typed_config: {
-            '@type': HCM,
-            stat_prefix: l.name,
-            rds: { route_config_name: name, config_source: ADS_SOURCE },
-            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
-          },
-        }],
-      }],
+  return singleFilterListener(g, l, (name) => ({
+    name: 'envoy.filters.network.http_connection_manager',
+    typed_config: {
+      '@type': HCM,
+      stat_prefix: l.name,
+      rds: { route_config_name: name, config_source: ADS_SOURCE },
+      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
     },
-    refs: { clusters: [], routes: [name], secrets: [] },
-  };
+  }), (name) => ({ clusters: [], routes: [name] }));
 }

@@ -4,33 +4,21 @@
 import type { RedisListenerConfig } from '../model/schema.ts';
 import { duration } from './duration.ts';
 import { scopedName, type GroupId } from './names.ts';
-import { LISTENER } from '../xds/type-urls.ts';
+import { singleFilterListener } from './single-filter-listener.ts';
 import type { XdsResource } from './types.ts';
 
 const REDIS_PROXY = 'type.googleapis.com/envoy.extensions.filters.network.redis_proxy.v3.RedisProxy';
 
 export function translateRedisListener(g: GroupId, l: RedisListenerConfig): XdsResource {
-  const name = scopedName(g, l.name);
   const catchAll = scopedName(g, l.upstream);
   const routes = (l.routes ?? []).map((r) => ({ prefix: r.prefix, cluster: scopedName(g, r.upstream) }));
-  return {
-    type: LISTENER,
-    name,
-    body: {
-      name,
-      address: { socket_address: { address: l.address, port_value: l.port } },
-      filter_chains: [{
-        filters: [{
-          name: 'envoy.filters.network.redis_proxy',
-          typed_config: {
-            '@type': REDIS_PROXY,
-            stat_prefix: l.name,
-            settings: { op_timeout: duration(l.opTimeout), enable_hashtagging: true },
-            prefix_routes: { ...(routes.length ? { routes } : {}), catch_all_route: { cluster: catchAll } },
-          },
-        }],
-      }],
+  return singleFilterListener(g, l, () => ({
+    name: 'envoy.filters.network.redis_proxy',
+    typed_config: {
+      '@type': REDIS_PROXY,
+      stat_prefix: l.name,
+      settings: { op_timeout: duration(l.opTimeout), enable_hashtagging: true },
+      prefix_routes: { ...(routes.length ? { routes } : {}), catch_all_route: { cluster: catchAll } },
     },
-    refs: { clusters: [...new Set([catchAll, ...routes.map((r) => r.cluster)])].sort(), routes: [], secrets: [] },
-  };
+  }), () => ({ clusters: [...new Set([catchAll, ...routes.map((r) => r.cluster)])].sort(), routes: [] }));
 }
