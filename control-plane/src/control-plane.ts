@@ -6,6 +6,7 @@ import { SnapshotCache } from './cache/snapshot-cache.ts';
 import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
 import { formatConfigError } from './model/errors.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
+import { secretUses } from './model/secret-refs.ts';
 import type { AmbassadorConfig } from './model/schema.ts';
 import { startHttpServer } from './observe/http.ts';
 import type { Logger } from './observe/log.ts';
@@ -66,7 +67,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     metrics.configErrors.set(errors.length + state.problems.length);
     metrics.groups.set(model.ambassadors.size);
     metrics.buildSeconds.observe((performance.now() - started) / 1000);
-    if (!cache.isSynced()) {
+    // A source that fetches Secrets on demand learns which ones the configs reference.
+    const secretsRead = o.source.want?.(new Set([...model.ambassadors.values()].flatMap((m) => secretUses(m.config).map((u) => `${m.group.namespace}/${u.name}`)))) ?? true;
+    if (!cache.isSynced() && state.complete !== false && secretsRead) {
       cache.markSynced();
       xds?.setServing(true);
       log.info({ groups: [...model.ambassadors.keys()] }, 'sources synced; serving');

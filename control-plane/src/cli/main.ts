@@ -3,6 +3,8 @@ import { stringify } from 'yaml';
 import { startControlPlane } from '../control-plane.ts';
 import { createLogger } from '../observe/log.ts';
 import { DirectorySource } from '../sources/directory.ts';
+import { KubernetesSource } from '../sources/kubernetes.ts';
+import { loadKubeConfig } from './kubeconfig.ts';
 import { parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
 import { buildBootstrap } from './bootstrap.ts';
 import { validatePaths } from './validate.ts';
@@ -10,25 +12,30 @@ import { validatePaths } from './validate.ts';
 const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador sidecars
 
 Usage:
-  xds-ambassador serve --config-dir DIR [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
+  xds-ambassador serve (--config-dir DIR | --kubernetes [--kubeconfig PATH] [--namespace NS]...) [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
   xds-ambassador bootstrap --node-id ID --ambassador NAME [--namespace default] [--environment ENV] [--xds-address 127.0.0.1:18000] [--admin-port 9901]
   xds-ambassador validate PATH...
   xds-ambassador COMMAND --help
 
 Commands:
-  serve      Serve ADS (gRPC) to Envoys from the ConfigMaps and Secrets in a folder of manifests, hot-reloading edits.
+  serve      Serve ADS (gRPC) to Envoys from ConfigMaps and Secrets (a folder of manifests, or a Kubernetes API server), hot-reloading edits.
   bootstrap  Print the Envoy bootstrap (YAML) for an ambassador sidecar.
   validate   Check manifest files or folders; print every error; exit 1 if there is any.
 `;
 
 const HELP: Record<string, string> = {
-  serve: `xds-ambassador serve --config-dir DIR [options]
+  serve: `xds-ambassador serve (--config-dir DIR | --kubernetes) [options]
 
-Serves Envoy configuration over ADS from the labelled ConfigMaps (and their Secrets) in DIR: every
-*.yaml / *.yml file, in subfolders too, as you would kubectl apply them. Edits are picked up live.
+Serves Envoy configuration over ADS from the labelled ConfigMaps (and the Secrets they reference):
+either every *.yaml / *.yml file in DIR (subfolders too), as you would kubectl apply them, or a
+Kubernetes API server. Edits are picked up live.
 
 Options:
-  --config-dir DIR      folder of Kubernetes manifests (required)
+  --config-dir DIR      folder of Kubernetes manifests
+  --kubernetes          read ConfigMaps labelled xds-ambassador.io/config=true from the API server
+  --kubeconfig PATH     with --kubernetes: this kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                        or the Pod's service account when run in a cluster)
+  --namespace NS        with --kubernetes: only this namespace (repeat for several; default: all)
   --xds-port N          gRPC port for ADS, health and reflection (default 18000; 0 picks a free one)
   --http-port N         HTTP port for /healthz, /readyz, /metrics, /debug/status (default 19000; 0 picks a free one)
   --bind-address IP     address both ports listen on (default 0.0.0.0)
@@ -112,15 +119,26 @@ async function validate(args: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   const { values } = parseFlags(args, {
     'config-dir': { type: 'string' },
+    kubernetes: { type: 'boolean', default: false },
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string', multiple: true, default: [] },
     'xds-port': { type: 'string' },
     'http-port': { type: 'string' },
     'bind-address': { type: 'string', default: '0.0.0.0' },
     'log-level': { type: 'string' },
   });
+  if ((values['config-dir'] === undefined) === !values.kubernetes) {
+    throw new UsageError('serve needs exactly one source: --config-dir DIR (manifests in a folder) or --kubernetes (an API server)');
+  }
+  if (!values.kubernetes && (values.kubeconfig !== undefined || values.namespace.length > 0)) {
+    throw new UsageError('--kubeconfig and --namespace go with --kubernetes');
+  }
   const logger = createLogger(values['log-level']);
-  const dir = requireFlag('config-dir', values['config-dir']);
+  const source = values.kubernetes
+    ? new KubernetesSource({ kubeConfig: loadKubeConfig(values.kubeconfig), namespaces: values.namespace, logger })
+    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
   const cp = await startControlPlane({
-    source: new DirectorySource({ dir, logger }),
+    source,
     logger,
     bindAddress: values['bind-address'],
     xdsPort: portFlag('xds-port', values['xds-port'], 18000),

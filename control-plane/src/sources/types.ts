@@ -35,11 +35,17 @@ export interface SourceState {
   /** Every object currently known, keyed by objectKey(). */
   objects: ReadonlyMap<string, SourceObject>;
   problems: readonly SourceProblem[];
+  /** False while some of it is still being read (e.g. a wanted Secret not listed yet): nothing is
+   * served to Envoys before a complete state. Absent means complete. */
+  complete?: boolean;
 }
 
 export interface Source {
   /** Reads everything once, calls onChange with the first complete state, then keeps watching. */
   start(onChange: (state: SourceState) => void): Promise<void>;
+  /** The Secrets ("namespace/name") the configs reference, for a source that fetches them on
+   * demand. Returns whether all of them have been read (the source emits again once they are). */
+  want?(secrets: ReadonlySet<string>): boolean;
   stop(): Promise<void>;
 }
 
