@@ -8,6 +8,7 @@ import { formatConfigError } from './model/errors.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
 import { secretUses } from './model/secret-refs.ts';
 import type { AmbassadorConfig } from './model/schema.ts';
+import type { ConfigStatusSink } from './observe/config-status.ts';
 import { startHttpServer } from './observe/http.ts';
 import type { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
@@ -24,6 +25,8 @@ export interface ControlPlaneOptions {
   bindAddress: string;
   xdsPort: number;
   httpPort: number;
+  /** Where config status also goes (Kubernetes Events); logs and /debug/status always have it. */
+  status?: ConfigStatusSink;
 }
 
 export interface RunningControlPlane {
@@ -62,6 +65,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     const errors = model.errors.map(formatConfigError);
     const current = new Set(errors);
     for (const e of errors) if (!reported.has(e)) log.warn(`config rejected, its last good version stays served: ${e}`);
+    const byConfigMap = Map.groupBy(model.errors, (e) => e.object);
+    for (const [configMap, list] of byConfigMap) {
+      const texts = list.map(formatConfigError);
+      if (texts.some((t) => !reported.has(t))) o.status?.rejected(configMap, texts);
+    }
     reported = current;
     status = { errors, sourceProblems: state.problems.map((p) => `${p.origin}: ${p.message}`) };
     metrics.configErrors.set(errors.length + state.problems.length);
@@ -94,13 +102,14 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     built.set(key, { config: m.config, secretsVersion: m.secretsVersion, snapshot });
     metrics.snapshots.inc();
     log.info({ group: key, version: snapshot.version, from: snapshot.origins }, 'snapshot built');
+    if (m.group.environment === undefined && !m.stale) o.status?.accepted(m.configMap, m.group.ambassador, snapshot.version);
     return snapshot;
   };
 
   xds = await startXdsServer({
     root,
     cache,
-    observer: xdsObserver(log, metrics),
+    observer: xdsObserver(log, metrics, o.status),
     controlPlaneId: `xds-ambassador@${os.hostname()}`,
     address: o.bindAddress,
     port: o.xdsPort,

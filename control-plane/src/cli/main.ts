@@ -5,6 +5,7 @@ import { createLogger } from '../observe/log.ts';
 import { DirectorySource } from '../sources/directory.ts';
 import { KubernetesSource } from '../sources/kubernetes.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
+import { KubeEventRecorder } from '../observe/kube-events.ts';
 import { parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
 import { buildBootstrap } from './bootstrap.ts';
 import { validatePaths } from './validate.ts';
@@ -134,12 +135,14 @@ async function serve(args: string[]): Promise<number> {
     throw new UsageError('--kubeconfig and --namespace go with --kubernetes');
   }
   const logger = createLogger(values['log-level']);
-  const source = values.kubernetes
-    ? new KubernetesSource({ kubeConfig: loadKubeConfig(values.kubeconfig), namespaces: values.namespace, logger })
+  const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
+  const source = kubeConfig
+    ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
     : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
   const cp = await startControlPlane({
     source,
     logger,
+    ...(kubeConfig ? { status: new KubeEventRecorder(kubeConfig, logger) } : {}),
     bindAddress: values['bind-address'],
     xdsPort: portFlag('xds-port', values['xds-port'], 18000),
     httpPort: portFlag('http-port', values['http-port'], 19000),

@@ -1,12 +1,13 @@
 // Logs and metrics for what the xDS server does.
 import { SHORT_NAME, isTypeUrl } from '../xds/type-urls.ts';
 import type { XdsObserver } from '../server/observer.ts';
+import type { ConfigStatusSink } from './config-status.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 
 const short = (t: string) => (isTypeUrl(t) ? SHORT_NAME[t] : t);
 
-export function xdsObserver(log: Logger, metrics: Metrics): XdsObserver {
+export function xdsObserver(log: Logger, metrics: Metrics, status?: ConfigStatusSink): XdsObserver {
   return {
     streamOpened(s) {
       metrics.streams.inc();
@@ -34,6 +35,9 @@ export function xdsObserver(log: Logger, metrics: Metrics): XdsObserver {
           : 'an older version was rejected; nothing to do';
       log.error({ node: s.node.id, group: s.group, type: short(type), version, from: origins, envoy_error: message, outcome },
         `Envoy ${s.node.id} rejected ${short(type)} version ${version} from ${origins.join(', ') || 'no config'}: ${message} — ${action}`);
+      if (outcome !== 'stale') {
+        for (const o of origins) if (o.startsWith('ConfigMap ')) status?.nacked(o.slice('ConfigMap '.length), s.node.id, short(type), message);
+      }
     },
     staleNonce(s, type) {
       metrics.staleNonces.inc({ type: short(type) });

@@ -1,0 +1,77 @@
+// Config status as Kubernetes Events (events.k8s.io/v1) on the ConfigMap, so that
+// `kubectl describe configmap NAME` says why a config is or is not live. An event repeated within
+// DEDUP_MS is not sent again, and each ConfigMap gets at most BURST events, refilled one per
+// REFILL_MS, so a NACK storm from many Envoys cannot flood the API server.
+import os from 'node:os';
+import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import type { Logger } from '../observe/log.ts';
+import type { ConfigStatusSink } from './config-status.ts';
+
+const DEDUP_MS = 10 * 60_000;
+const BURST = 5;
+const REFILL_MS = 10_000;
+const MAX_NOTE = 1024; // the API server limits an Event's note to 1 kB
+
+export class KubeEventRecorder implements ConfigStatusSink {
+  readonly #api: EventsV1Api;
+  readonly #log: Logger;
+  readonly #sent = new Map<string, number>();
+  readonly #buckets = new Map<string, { tokens: number; at: number }>();
+  readonly #now: () => number;
+
+  constructor(kc: KubeConfig, log: Logger, now: () => number = Date.now) {
+    this.#api = kc.makeApiClient(EventsV1Api);
+    this.#log = log;
+    this.#now = now;
+  }
+
+  accepted(configMap: string, ambassador: string, version: string): void {
+    this.#record(configMap, 'Normal', 'Accepted', 'Publish', `served to the Envoys of ambassador "${ambassador}" as version ${version}`);
+  }
+
+  rejected(configMap: string, errors: readonly string[]): void {
+    this.#record(configMap, 'Warning', 'Invalid', 'Validate', `not applied, the last good version stays served: ${errors.join('; ')}`);
+  }
+
+  nacked(configMap: string, nodeId: string, type: string, message: string): void {
+    this.#record(configMap, 'Warning', 'RejectedByEnvoy', 'Apply', `Envoy ${nodeId} rejected the ${type} update: ${message}`);
+  }
+
+  #record(configMap: string, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void {
+    const [namespace = '', name = ''] = configMap.split('/');
+    const now = this.#now();
+    const key = `${configMap}\u0000${reason}\u0000${note}`;
+    const last = this.#sent.get(key);
+    if (last !== undefined && now - last < DEDUP_MS) return;
+    if (!this.#take(configMap, now)) {
+      this.#log.debug({ configMap, reason }, 'event rate limit reached; event dropped');
+      return;
+    }
+    this.#sent.set(key, now);
+    for (const [k, at] of this.#sent) if (now - at >= DEDUP_MS) this.#sent.delete(k);
+    const body = {
+      metadata: { generateName: `${name}.` },
+      eventTime: new Date(now),
+      regarding: { apiVersion: 'v1', kind: 'ConfigMap', namespace, name },
+      type,
+      reason,
+      action,
+      note: note.length > MAX_NOTE ? `${note.slice(0, MAX_NOTE - 1)}…` : note,
+      reportingController: 'xds-ambassador.io/control-plane',
+      reportingInstance: os.hostname(),
+    };
+    this.#api.createNamespacedEvent({ namespace, body }).catch((err: unknown) => {
+      this.#log.warn({ configMap, reason, err: err instanceof Error ? err.message : String(err) }, 'could not record a Kubernetes Event');
+    });
+  }
+
+  #take(configMap: string, now: number): boolean {
+    const b = this.#buckets.get(configMap) ?? { tokens: BURST, at: now };
+    b.tokens = Math.min(BURST, b.tokens + (now - b.at) / REFILL_MS);
+    b.at = now;
+    this.#buckets.set(configMap, b);
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
