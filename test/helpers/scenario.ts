@@ -42,16 +42,11 @@ ${lines.join('\n')}
 `;
 }
 
-export interface ControlPlaneProcess {
-  proc: TestProcess;
-  xdsPort: number;
-  httpPort: number;
+export interface ControlPlaneProcess extends ServeProcess {
   dir: string;
   /** Writes a manifest atomically (temp file + rename), as editors and kubectl-like tools do. */
   write(file: string, text: string): Promise<void>;
   remove(file: string): Promise<void>;
-  status(): Promise<StatusBody>;
-  stop(): Promise<void>;
 }
 
 export interface StatusBody {
@@ -61,37 +56,56 @@ export interface StatusBody {
   sourceProblems: string[];
 }
 
-export async function startControlPlaneProcess(files: Record<string, string>, o: { xdsPort?: number; dir?: string } = {}): Promise<ControlPlaneProcess> {
-  const dir = o.dir ?? await mkdtemp(join(tmpdir(), 'xds-manifests-'));
-  for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+export interface ServeProcess {
+  proc: TestProcess;
+  xdsPort: number;
+  httpPort: number;
+  status(): Promise<StatusBody>;
+  stop(): Promise<void>;
+}
+
+/** The real CLI's `serve` with these source arguments, on free (or given) ports, once it is ready. */
+export async function startServe(sourceArgs: readonly string[], o: { xdsPort?: number; readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
   const proc = startProcess({
     name: 'xds-ambassador',
     cmd: process.execPath,
-    args: [CLI, 'serve', '--config-dir', dir, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
+    args: [CLI, 'serve', ...sourceArgs, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
   });
   const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 15_000);
   const xdsPort = Number(m[1]);
   const httpPort = Number(m[2]);
-  let serial = 0;
-  const cp: ControlPlaneProcess = {
-    proc, xdsPort, httpPort, dir,
-    async write(file, text) {
-      const tmp = join(dir, `.${file}.${++serial}.tmp`);
-      await writeFile(tmp, text);
-      await rename(tmp, join(dir, file));
-    },
-    remove: (file) => rm(join(dir, file), { force: true }),
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, o.readyTimeoutMs ?? 10_000, 'control plane ready');
+  return {
+    proc, xdsPort, httpPort,
     async status() {
       const r = await fetch(`http://127.0.0.1:${httpPort}/debug/status`);
       return (await r.json()) as StatusBody;
     },
     async stop() {
       await proc.stop('SIGTERM', 5000);
+    },
+  };
+}
+
+export async function startControlPlaneProcess(files: Record<string, string>, o: { xdsPort?: number; dir?: string } = {}): Promise<ControlPlaneProcess> {
+  const dir = o.dir ?? await mkdtemp(join(tmpdir(), 'xds-manifests-'));
+  for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
+  const serve = await startServe(['--config-dir', dir], o.xdsPort === undefined ? {} : { xdsPort: o.xdsPort });
+  let serial = 0;
+  return {
+    ...serve,
+    dir,
+    async write(file, text) {
+      const tmp = join(dir, `.${file}.${++serial}.tmp`);
+      await writeFile(tmp, text);
+      await rename(tmp, join(dir, file));
+    },
+    remove: (file) => rm(join(dir, file), { force: true }),
+    async stop() {
+      await serve.stop();
       if (!o.dir) await rm(dir, { recursive: true, force: true });
     },
   };
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 10_000, 'control plane ready');
-  return cp;
 }
 
 export async function startAmbassador(o: { xdsPort: number; ambassador: string; namespace?: string; nodeId?: string; environment?: string }): Promise<EnvoyHandle> {
