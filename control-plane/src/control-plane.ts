@@ -59,7 +59,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
         built.delete(key);
         // A removed environment falls back to its ambassador's config; a removed ambassador gets none.
         if (key !== baseGroupKey(key)) cache.remove(key);
-        else cache.set(key, EMPTY_SNAPSHOT);
+        else if (cache.served(key) !== EMPTY_SNAPSHOT) {
+          cache.set(key, EMPTY_SNAPSHOT);
+          log.info({ group: key }, 'no ConfigMap configures this ambassador any more: its Envoys get an empty configuration');
+        }
       }
     }
     const errors = model.errors.map(formatConfigError);

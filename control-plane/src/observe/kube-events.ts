@@ -1,7 +1,7 @@
 // Config status as Kubernetes Events (events.k8s.io/v1) on the ConfigMap, so that
 // `kubectl describe configmap NAME` says why a config is or is not live. An event repeated within
-// DEDUP_MS is not sent again, and each ConfigMap gets at most BURST events, refilled one per
-// REFILL_MS, so a NACK storm from many Envoys cannot flood the API server.
+// DEDUP_MS is not sent again, and each ConfigMap gets at most BURST events of each reason, refilled
+// one per REFILL_MS, so a NACK storm from many Envoys cannot flood the API server.
 import os from 'node:os';
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../observe/log.ts';
@@ -18,6 +18,7 @@ export class KubeEventRecorder implements ConfigStatusSink {
   readonly #sent = new Map<string, number>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
   readonly #now: () => number;
+  #serial = 0;
 
   constructor(kc: KubeConfig, log: Logger, now: () => number = Date.now) {
     this.#api = kc.makeApiClient(EventsV1Api);
@@ -43,15 +44,20 @@ export class KubeEventRecorder implements ConfigStatusSink {
     const key = `${configMap}\u0000${reason}\u0000${note}`;
     const last = this.#sent.get(key);
     if (last !== undefined && now - last < DEDUP_MS) return;
-    if (!this.#take(configMap, now)) {
+    // Budgets per ConfigMap and reason: a burst of one kind (say NACKs) cannot starve another.
+    if (!this.#take(`${configMap}\u0000${reason}`, now)) {
       this.#log.debug({ configMap, reason }, 'event rate limit reached; event dropped');
       return;
     }
     this.#sent.set(key, now);
     for (const [k, at] of this.#sent) if (now - at >= DEDUP_MS) this.#sent.delete(k);
     const body = {
-      metadata: { generateName: `${name}.` },
-      eventTime: new Date(now),
+      // Named as kubectl's recorders name events: the object, a dot, the time in hex (unique enough,
+      // and a valid name, which a generateName ending in "." is not).
+      metadata: { name: `${name}.${(now * 1000 + (this.#serial++ % 1000)).toString(16)}` },
+      // MicroTime: the API server requires six fractional digits; client-node writes a Date with
+      // three, and passes a string through as is.
+      eventTime: new Date(now).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date,
       regarding: { apiVersion: 'v1', kind: 'ConfigMap', namespace, name },
       type,
       reason,
@@ -61,17 +67,29 @@ export class KubeEventRecorder implements ConfigStatusSink {
       reportingInstance: os.hostname(),
     };
     this.#api.createNamespacedEvent({ namespace, body }).catch((err: unknown) => {
-      this.#log.warn({ configMap, reason, err: err instanceof Error ? err.message : String(err) }, 'could not record a Kubernetes Event');
+      this.#log.warn({ configMap, reason, err: apiError(err) }, 'could not record a Kubernetes Event');
     });
   }
 
-  #take(configMap: string, now: number): boolean {
-    const b = this.#buckets.get(configMap) ?? { tokens: BURST, at: now };
+  #take(bucket: string, now: number): boolean {
+    const b = this.#buckets.get(bucket) ?? { tokens: BURST, at: now };
     b.tokens = Math.min(BURST, b.tokens + (now - b.at) / REFILL_MS);
     b.at = now;
-    this.#buckets.set(configMap, b);
+    this.#buckets.set(bucket, b);
     if (b.tokens < 1) return false;
     b.tokens -= 1;
     return true;
   }
+}
+
+/** The API server's own message of a failed call (client-node's error text holds the whole response). */
+function apiError(err: unknown): string {
+  const body = (err as { body?: unknown }).body;
+  if (typeof body === 'string') {
+    try {
+      const status = JSON.parse(body) as { message?: string; code?: number };
+      if (status.message) return `${status.code ?? ''} ${status.message}`.trim();
+    } catch { /* not a Status */ }
+  }
+  return err instanceof Error ? err.message.split('\n')[0] ?? '' : String(err);
 }

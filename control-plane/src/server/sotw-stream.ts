@@ -143,6 +143,8 @@ export class SotwStream {
   private tryPush(type: TypeUrl, served: Snapshot): void {
     const st = this.types.get(type);
     if (!st || st.pending) return;
+    // A named type with no names is unsubscribed: Envoy expects (and ACKs) no response for it.
+    if (!this.subscribed(st)) return;
     if (type === LISTENER || type === ROUTE) {
       if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isPending(SECRET) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || this.rewarm.size > 0 || !this.endpointsSettled(served)) return;
       if (type === ROUTE && this.isPending(LISTENER)) return;
@@ -199,8 +201,14 @@ export class SotwStream {
     return true;
   }
 
+  /** Only a type Envoy still watches can hold others back: it ignores responses for the rest. */
   private isPending(type: TypeUrl): boolean {
-    return this.types.get(type)?.pending ?? false;
+    const st = this.types.get(type);
+    return st !== undefined && st.pending && this.subscribed(st);
+  }
+
+  private subscribed(st: TypeState): boolean {
+    return st.wildcard || st.names.size > 0;
   }
 
   /** A re-created cluster the Envoy does not subscribe to (any more) waits for nothing. */

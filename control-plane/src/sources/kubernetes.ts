@@ -21,7 +21,7 @@ export interface KubernetesSourceOptions {
 }
 
 const BACKOFF_MIN_MS = 200;
-const BACKOFF_MAX_MS = 30_000;
+const BACKOFF_MAX_MS = 5000;
 
 interface Watched {
   informer: ListWatch<KubernetesObject>;
