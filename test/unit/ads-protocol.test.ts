@@ -366,6 +366,29 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
       .toEqual([h.eds!.versionInfo, eds.versionInfo]);
   });
 
+  it('on a NACK, rolls back to the latest accepted snapshot, even one that only changed routes', async () => {
+    const f = await startFixture();
+    f.set(snap(...baseResources()));
+    const s = await f.open();
+    await handshake(s);
+    // A route-only change: only RDS is sent and ACKed; CDS, EDS and LDS stay as accepted before.
+    const routesOnly = snap(...baseResources({ routeTimeoutS: 7 }));
+    f.set(routesOnly);
+    const rds = await s.next(ROUTE);
+    s.ack(rds);
+    await s.expectNothing(QUIET_MS);
+    expect(f.cache.status().find((g) => g.group === f.key)?.lastGood).toBe(routesOnly.version);
+    // The next change is rejected: the group goes back to the route-only snapshot, not before it.
+    f.set(snap(...baseResources({ routeTimeoutS: 7, dnsTimeoutS: 9 })));
+    const bad = await s.next(CLUSTER);
+    s.nack(bad, 'cluster dns: connect_timeout rejected', bad.versionInfo);
+    const rolled = await s.next(CLUSTER);
+    expect(bodiesOf(rolled)).toEqual(snapshotBodies(routesOnly, CLUSTER));
+    s.ack(rolled);
+    await s.expectNothing(QUIET_MS);
+    expect(f.cache.status().find((g) => g.group === f.key)?.served).toBe(routesOnly.version);
+  });
+
   it('on a NACK with an accepted earlier snapshot: records Envoy\'s message, rolls back to it, never loops, and serves only a new snapshot later', async () => {
     const f = await startFixture();
     const v1 = snap(...baseResources());

@@ -51,8 +51,12 @@ export class SnapshotCache {
     if (st.rejected?.snapshotVersion === snapshot.version) return;
     st.rejected = undefined;
     if (st.served.version === snapshot.version) return;
+    // A type whose version did not change is not sent again, so it will not be ACKed again: what
+    // Envoy accepted of it still counts.
+    const previous = st.served;
+    st.acked = new Set([...st.acked].filter((t) => previous.types[t].version === snapshot.types[t].version));
     st.served = snapshot;
-    st.acked = new Set();
+    if (isFullyAcked(snapshot, st.acked)) st.lastGood = snapshot;
     this.notify(group);
   }
 
