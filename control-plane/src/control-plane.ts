@@ -6,7 +6,6 @@ import { SnapshotCache } from './cache/snapshot-cache.ts';
 import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
 import { formatConfigError } from './model/errors.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
-import { secretUses } from './model/secret-refs.ts';
 import type { AmbassadorConfig } from './model/schema.ts';
 import type { ConfigStatusSink } from './observe/config-status.ts';
 import { startHttpServer } from './observe/http.ts';
@@ -65,21 +64,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
         }
       }
     }
-    const errors = model.errors.map(formatConfigError);
-    const current = new Set(errors);
+    const formatted = model.errors.map((e) => ({ object: e.object, text: formatConfigError(e) }));
+    const errors = formatted.map((f) => f.text);
     for (const e of errors) if (!reported.has(e)) log.warn(`config rejected, its last good version stays served: ${e}`);
-    const byConfigMap = Map.groupBy(model.errors, (e) => e.object);
-    for (const [configMap, list] of byConfigMap) {
-      const texts = list.map(formatConfigError);
-      if (texts.some((t) => !reported.has(t))) o.status?.rejected(configMap, texts);
+    for (const [configMap, list] of Map.groupBy(formatted, (f) => f.object)) {
+      if (list.some((f) => !reported.has(f.text))) o.status?.rejected(configMap, list.map((f) => f.text));
     }
-    reported = current;
+    reported = new Set(errors);
     status = { errors, sourceProblems: state.problems.map((p) => `${p.origin}: ${p.message}`) };
     metrics.configErrors.set(errors.length + state.problems.length);
     metrics.groups.set(model.ambassadors.size);
     metrics.buildSeconds.observe((performance.now() - started) / 1000);
     // A source that fetches Secrets on demand learns which ones the configs reference.
-    const secretsRead = o.source.want?.(new Set([...model.ambassadors.values()].flatMap((m) => secretUses(m.config).map((u) => `${m.group.namespace}/${u.name}`)))) ?? true;
+    const secretsRead = o.source.want?.(model.wantedSecrets) ?? true;
     if (!cache.isSynced() && state.complete !== false && secretsRead) {
       cache.markSynced();
       xds?.setServing(true);

@@ -38,7 +38,7 @@ export class SnapshotCache {
   private readonly watchers = new Map<string, Set<() => void>>();
   private readonly pendingNotify = new Set<string>();
 
-  /** Sets a group's snapshot; a snapshot equal to one the group rejected is not served again. */
+  /** Sets a group's snapshot. One equal to the latest (e.g. the one an Envoy just rejected) changes nothing. */
   set(group: string, snapshot: Snapshot): void {
     const st = this.groups.get(group);
     if (!st) {
@@ -48,7 +48,6 @@ export class SnapshotCache {
     }
     if (st.latest.version === snapshot.version) return;
     st.latest = snapshot;
-    if (st.rejected?.snapshotVersion === snapshot.version) return;
     st.rejected = undefined;
     if (st.served.version === snapshot.version) return;
     // A type whose version did not change is not sent again, so it will not be ACKed again: what

@@ -1,5 +1,6 @@
 // The Envoy bootstrap of an ambassador sidecar: everything dynamic comes over one ADS stream.
-import { isIpAddress } from '../model/schema.ts';
+import { isIpAddress, parseHostPort } from '../model/schema.ts';
+import { ADS_SOURCE } from '../translate/config-source.ts';
 import type { JsonObject } from '../translate/types.ts';
 
 export interface BootstrapOptions {
@@ -13,19 +14,11 @@ export interface BootstrapOptions {
   adminPort: number;
 }
 
-export const XDS_CLUSTER = 'xds-ambassador';
-
-export function parseHostPort(s: string): { host: string; port: number } | undefined {
-  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
-  const host = m?.[1] ?? m?.[2];
-  const port = Number(m?.[3]);
-  return host !== undefined && port >= 1 && port <= 65535 ? { host, port } : undefined;
-}
+const XDS_CLUSTER = 'xds-ambassador';
 
 export function buildBootstrap(o: BootstrapOptions): JsonObject {
   const xds = parseHostPort(o.xdsAddress);
   if (!xds) throw new Error(`--xds-address: expected HOST:PORT (e.g. 127.0.0.1:18000 or xds-ambassador.xds-system:18000), found ${JSON.stringify(o.xdsAddress)}`);
-  const ads = { ads: {}, resource_api_version: 'V3' };
   return {
     node: { id: o.nodeId, cluster: o.ambassador, metadata: { namespace: o.namespace, ...(o.environment ? { environment: o.environment } : {}) } },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },
@@ -36,8 +29,8 @@ export function buildBootstrap(o: BootstrapOptions): JsonObject {
         set_node_on_first_message_only: true,
         grpc_services: [{ envoy_grpc: { cluster_name: XDS_CLUSTER } }],
       },
-      cds_config: ads,
-      lds_config: ads,
+      cds_config: ADS_SOURCE,
+      lds_config: ADS_SOURCE,
     },
     static_resources: {
       clusters: [{

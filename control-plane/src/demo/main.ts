@@ -1,17 +1,14 @@
 // README command 1: the control plane on deploy/examples, two demo upstreams and a real Envoy
 // ambassador from a generated bootstrap, all on loopback. Ctrl-C stops everything it started.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { stringify } from 'yaml';
-import { buildBootstrap } from '../cli/bootstrap.ts';
-import { assertFree, controlPlaneLine, envoyLine, Supervisor, waitForHttp } from './supervisor.ts';
+import { assertFree, Supervisor } from './supervisor.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const EXAMPLES = path.join(ROOT, 'deploy', 'examples');
 const MANIFEST = path.join('deploy', 'examples', 'movies-ambassador.yaml');
-const ENVOY = path.join(ROOT, '.tools', 'bin', 'envoy');
 const PORTS = { listener: 8000, v1: 9001, v2: 9002, xds: 18000, http: 19000, admin: 9901 };
 
 const sup = new Supervisor();
@@ -24,15 +21,9 @@ async function main(): Promise<void> {
   for (const v of ['v1', 'v2'] as const) {
     sup.start(`movies-${v}`, node, [path.join(ROOT, 'control-plane/src/demo/upstream-main.ts'), '--name', `movies-${v}`, '--port', String(PORTS[v])], (l) => l);
   }
-  sup.start('control-plane', node, [path.join(ROOT, 'control-plane/bin/xds-ambassador.ts'), 'serve', '--config-dir', EXAMPLES,
-    '--xds-port', String(PORTS.xds), '--http-port', String(PORTS.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
-  await waitForHttp(`http://127.0.0.1:${PORTS.http}/readyz`, 20_000);
+  await sup.startControlPlane(EXAMPLES, PORTS);
 
-  const bootstrapFile = path.join(workDir, 'envoy-bootstrap.yaml');
-  const bootstrap = buildBootstrap({ nodeId: 'demo-app-1', ambassador: 'movies', namespace: 'demo', xdsAddress: `127.0.0.1:${PORTS.xds}`, adminPort: PORTS.admin });
-  writeFileSync(bootstrapFile, stringify(bootstrap, { aliasDuplicateObjects: false }));
-  sup.start('envoy', ENVOY, ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine);
-  await waitForHttp(`http://127.0.0.1:${PORTS.admin}/ready`, 20_000);
+  await sup.startEnvoy(path.join(workDir, 'envoy-bootstrap.json'), { nodeId: 'demo-app-1', ambassador: 'movies', namespace: 'demo', xdsAddress: `127.0.0.1:${PORTS.xds}`, adminPort: PORTS.admin });
 
   process.stdout.write(`
 The ambassador is up: Envoy (admin http://127.0.0.1:${PORTS.admin}) gets its whole config from the

@@ -17,7 +17,7 @@ import { isIP } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-export const VALIDITY_DAYS = 3;
+const VALIDITY_DAYS = 3;
 
 export interface CertFiles {
   /** PEM certificate. */

@@ -3,13 +3,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { buildBootstrap } from '../cli/bootstrap.ts';
 import { RECIPES, recipeFiles } from './recipes.ts';
-import { assertFree, controlPlaneLine, envoyLine, Supervisor, waitForHttp } from './supervisor.ts';
+import { assertFree, Supervisor } from './supervisor.ts';
 
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const CONTROL = { xds: 18000, http: 19000, admin: 9901 };
 
 const { positionals, values } = parseArgs({ options: { environment: { type: 'string' } }, allowPositionals: true });
@@ -28,19 +25,13 @@ async function main(r: NonNullable<typeof recipe>): Promise<void> {
   const peers = await r.startPeers(r.ports);
   sup.onStop(() => peers.stop());
   for (const [file, text] of Object.entries({ ...recipeFiles(r, r.ports), ...peers.files })) writeFileSync(path.join(dir, file), text);
-  sup.start('control-plane', process.execPath, [path.join(ROOT, 'control-plane/bin/xds-ambassador.ts'), 'serve', '--config-dir', dir,
-    '--xds-port', String(CONTROL.xds), '--http-port', String(CONTROL.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
-  await waitForHttp(`http://127.0.0.1:${CONTROL.http}/readyz`, 20_000);
-  const bootstrap = buildBootstrap({
+  await sup.startControlPlane(dir, CONTROL);
+  // .json, so that the directory source (which reads *.yaml) leaves it alone.
+  await sup.startEnvoy(path.join(dir, 'envoy-bootstrap.json'), {
     nodeId: `${r.ambassador}-1`, ambassador: r.ambassador, namespace: r.namespace,
     ...(values.environment ? { environment: values.environment } : {}),
     xdsAddress: `127.0.0.1:${CONTROL.xds}`, adminPort: CONTROL.admin,
   });
-  // .json, so that the directory source (which reads *.yaml) leaves it alone.
-  const bootstrapFile = path.join(dir, 'envoy-bootstrap.json');
-  writeFileSync(bootstrapFile, JSON.stringify(bootstrap, null, 2));
-  sup.start('envoy', path.join(ROOT, '.tools/bin/envoy'), ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine);
-  await waitForHttp(`http://127.0.0.1:${CONTROL.admin}/ready`, 20_000);
   process.stdout.write(`\nRecipe "${r.title}" is running (manifests: deploy/recipes/${r.name}/, served from ${dir}).\nTry:\n  ${r.tryIt(r.ports)}\n\nCtrl-C stops everything.\n`);
 }
 

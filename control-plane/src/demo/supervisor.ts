@@ -1,7 +1,13 @@
 // Runs the demo's and the recipes' processes in the foreground: each one's output prefixed with its
 // name, the control plane's JSON logs made readable, and everything stopped on Ctrl-C or when one exits.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { buildBootstrap, type BootstrapOptions } from '../cli/bootstrap.ts';
+
+const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 export class Supervisor {
   private readonly children: ChildProcess[] = [];
@@ -41,6 +47,20 @@ export class Supervisor {
   /** Something else to undo on stop (an in-process server, a temp folder). */
   onStop(fn: () => Promise<void> | void): void {
     this.cleanups.push(fn);
+  }
+
+  /** The control plane serving a folder of manifests on 127.0.0.1; resolves once it is ready. */
+  async startControlPlane(configDir: string, ports: { xds: number; http: number }): Promise<void> {
+    this.start('control-plane', process.execPath, [path.join(ROOT, 'control-plane/bin/xds-ambassador.ts'), 'serve', '--config-dir', configDir,
+      '--xds-port', String(ports.xds), '--http-port', String(ports.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
+    await waitForHttp(`http://127.0.0.1:${ports.http}/readyz`, 20_000);
+  }
+
+  /** An Envoy from our generated bootstrap (written to `bootstrapFile`); resolves once it is ready. */
+  async startEnvoy(bootstrapFile: string, o: BootstrapOptions): Promise<void> {
+    writeFileSync(bootstrapFile, JSON.stringify(buildBootstrap(o), null, 2));
+    this.start('envoy', path.join(ROOT, '.tools/bin/envoy'), ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine);
+    await waitForHttp(`http://127.0.0.1:${o.adminPort}/ready`, 20_000);
   }
 
   async stop(code: number): Promise<void> {

@@ -25,14 +25,23 @@ export interface AmbassadorModel {
 export interface ModelResult {
   ambassadors: Map<string, AmbassadorModel>;
   errors: ConfigError[];
+  /** Every Secret ("namespace/name") the configs reference, found or not. */
+  wantedSecrets: Set<string>;
+}
+
+interface Accepted {
+  text: string;
+  config: AmbassadorConfig;
+  /** Each environment's merged config, made once per content so snapshots are rebuilt only on change. */
+  environments: Map<string, AmbassadorConfig>;
 }
 
 export class ModelBuilder {
-  private readonly lastGood = new Map<string, { text: string; config: AmbassadorConfig }>();
+  private readonly lastGood = new Map<string, Accepted>();
 
   build(state: SourceState): ModelResult {
     const errors: ConfigError[] = [];
-    const candidates: AmbassadorModel[] = [];
+    const candidates: { configMap: string; namespace: string; accepted: Accepted; stale: boolean }[] = [];
     const present = new Set<string>();
 
     const configMaps = [...state.objects.values()]
@@ -44,67 +53,59 @@ export class ModelBuilder {
       present.add(id);
       const text = cm.data[CONFIG_KEY] ?? '';
       const previous = this.lastGood.get(id);
-      let config: AmbassadorConfig | undefined;
+      let accepted = previous;
       let stale = false;
-      if (previous?.text === text) {
-        config = previous.config;
-      } else {
+      if (previous?.text !== text) {
         const parsed = parseConfigMap(cm);
         if (parsed.ok) {
-          config = parsed.config;
-          this.lastGood.set(id, { text, config });
+          const envs = Object.keys(parsed.config.environments).map((env) => [env, configForEnvironment(parsed.config, env)] as const);
+          accepted = { text, config: parsed.config, environments: new Map(envs) };
+          this.lastGood.set(id, accepted);
         } else {
           errors.push(...parsed.errors);
-          config = previous?.config;
           stale = true;
         }
       }
-      if (config) candidates.push({ group: { namespace: cm.namespace, ambassador: config.ambassador }, configMap: id, config, stale, secrets: new Map(), secretsVersion: '' });
+      if (accepted) candidates.push({ configMap: id, namespace: cm.namespace, accepted, stale });
     }
     for (const id of [...this.lastGood.keys()]) if (!present.has(id)) this.lastGood.delete(id);
 
     // One ConfigMap per ambassador: the first by name wins, a second one is an error.
     const ambassadors = new Map<string, AmbassadorModel>();
-    for (const m of candidates) {
-      const key = groupKey(m.group);
-      const owner = ambassadors.get(key);
+    const wantedSecrets = new Set<string>();
+    const add = (group: GroupId, c: (typeof candidates)[number], config: AmbassadorConfig) => {
+      const uses = secretUses(config);
+      const secrets = new Map<string, SecretObject>();
+      for (const site of uses) {
+        wantedSecrets.add(`${group.namespace}/${site.name}`);
+        const o = state.objects.get(`Secret/${group.namespace}/${site.name}`);
+        if (o?.kind === 'Secret') secrets.set(site.name, o);
+      }
+      for (const site of uses) {
+        const problem = secretProblem(group.namespace, site, secrets);
+        if (problem) errors.push({ object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem });
+      }
+      ambassadors.set(groupKey(group), { group, configMap: c.configMap, config, stale: c.stale, secrets, secretsVersion: hashSecrets(secrets) });
+    };
+    for (const c of candidates) {
+      const group = { namespace: c.namespace, ambassador: c.accepted.config.ambassador };
+      const owner = ambassadors.get(groupKey(group));
       if (owner) {
         errors.push({
-          object: m.configMap,
+          object: c.configMap,
           key: CONFIG_KEY,
           path: 'ambassador',
-          message: `ambassador "${m.group.ambassador}" in namespace "${m.group.namespace}" is already configured by ConfigMap ${owner.configMap}; put all of an ambassador's listeners in one ConfigMap, or give this one another ambassador name`,
+          message: `ambassador "${group.ambassador}" in namespace "${group.namespace}" is already configured by ConfigMap ${owner.configMap}; put all of an ambassador's listeners in one ConfigMap, or give this one another ambassador name`,
         });
         continue;
       }
-      ambassadors.set(key, m);
+      add(group, c, c.accepted.config);
       // Envoys that declare an environment with overrides get their own merged config.
-      for (const environment of Object.keys(m.config.environments)) {
-        const group = { ...m.group, environment };
-        ambassadors.set(groupKey(group), { ...m, group, config: configForEnvironment(m.config, environment) });
-      }
-    }
-    for (const m of ambassadors.values()) {
-      const found = referencedSecrets(state, m);
-      m.secrets = found;
-      m.secretsVersion = hashSecrets(found);
-      for (const site of secretUses(m.config)) {
-        const problem = secretProblem(m.group.namespace, site, found);
-        if (problem) errors.push({ object: m.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem });
-      }
+      for (const [environment, config] of c.accepted.environments) add({ ...group, environment }, c, config);
     }
     // An environment's merged config repeats its ConfigMap's Secret errors: report each once.
-    return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()] };
+    return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()], wantedSecrets };
   }
-}
-
-function referencedSecrets(state: SourceState, m: AmbassadorModel): Map<string, SecretObject> {
-  const found = new Map<string, SecretObject>();
-  for (const site of secretUses(m.config)) {
-    const o = state.objects.get(`Secret/${m.group.namespace}/${site.name}`);
-    if (o?.kind === 'Secret') found.set(site.name, o);
-  }
-  return found;
 }
 
 function hashSecrets(secrets: ReadonlyMap<string, SecretObject>): string {

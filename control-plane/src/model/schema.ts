@@ -5,7 +5,7 @@ import { dnsLabel, strict } from './schema/common.ts';
 import { listener } from './schema/listener.ts';
 import { upstream, upstreamOverride } from './schema/upstream.ts';
 
-export { durationMs, endpoint, isIpAddress } from './schema/common.ts';
+export { durationMs, endpoint, isIpAddress, parseHostPort } from './schema/common.ts';
 export { RETRY_CONDITIONS } from './schema/route.ts';
 
 export const ambassadorConfigSchema = strict({

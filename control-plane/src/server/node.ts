@@ -9,7 +9,7 @@ export interface NodeInfo {
   userAgent: string;
 }
 
-export const DEFAULT_NAMESPACE = 'default';
+const DEFAULT_NAMESPACE = 'default';
 
 export type GroupResult = { ok: true; group: GroupId } | { ok: false; message: string };
 

@@ -17,7 +17,7 @@
 //   rollback) apply even when the response differs from it (retained clusters, named subsets).
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
-import { resourcesVersion, type Snapshot } from '../cache/snapshot.ts';
+import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
 import { groupKey } from '../translate/names.ts';
 import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
@@ -100,8 +100,10 @@ export class SotwStream {
       if (req.error_detail) {
         st.rejected = true;
         if (type === CLUSTER) this.rewarm.clear(); // Envoy kept its old clusters
+        // The origins of what was rejected, read before the cache may roll the group back.
+        const origins = this.deps.cache.served(ref.group)?.origins ?? [];
         const outcome = this.deps.cache.nack(ref.group, type, st.sentFrom ?? '', ref.node.id, req.error_detail.message);
-        this.deps.observer.nack(ref, type, version, req.error_detail.message, this.deps.cache.served(ref.group)?.origins ?? [], outcome);
+        this.deps.observer.nack(ref, type, version, req.error_detail.message, origins, outcome);
       } else if (req.version_info === version) {
         st.acked = st.sent;
         this.deps.cache.ack(ref.group, type, st.sentFrom ?? '');
@@ -150,8 +152,9 @@ export class SotwStream {
       if (type === ROUTE && this.isPending(LISTENER)) return;
     }
     const resources = this.desired(type, st, served);
-    const version = resourcesVersion(resources);
-    const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && resources.some((r) => r.name === n));
+    const version = this.versionOf(resources, served.types[type]);
+    const names = new Set(resources.map((r) => r.name));
+    const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && names.has(n));
     const rewarming = type === ENDPOINT && this.rewarmArmed && [...this.rewarm].some((n) => st.names.has(n));
     if (type === ENDPOINT && !rewarming) this.dropUnsubscribedRewarm(st);
     if (!st.fresh && !namesAdded && !rewarming && st.sentVersion === version) return;
@@ -161,7 +164,8 @@ export class SotwStream {
   private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
     const available = served.types[type].resources;
     if (type === CLUSTER) {
-      const retained = [...st.sent.values()].filter((c) => !available.has(c.name) && this.clustersInUse().has(c.name));
+      const inUse = this.clustersInUse();
+      const retained = [...st.sent.values()].filter((c) => !available.has(c.name) && inUse.has(c.name));
       return this.select(st, [...available.values(), ...retained]);
     }
     if (type === ENDPOINT) {
@@ -174,6 +178,13 @@ export class SotwStream {
       return out;
     }
     return this.select(st, [...available.values()]);
+  }
+
+  /** The snapshot's own version when the response is exactly its resources (computed once per
+   * snapshot); otherwise a hash of this response's resources. */
+  private versionOf(resources: readonly EncodedResource[], whole: TypeResources): string {
+    const same = resources.length === whole.resources.size && resources.every((r) => whole.resources.get(r.name) === r);
+    return same ? whole.version : resourcesVersion(resources);
   }
 
   private select(st: TypeState, all: EncodedResource[]): EncodedResource[] {

@@ -5,6 +5,7 @@ import { translateHttpListener } from './listener.ts';
 import type { SecretObject } from '../sources/types.ts';
 import type { GroupId } from './names.ts';
 import { SecretStatus } from './secret-status.ts';
+import { credentialSecret, tlsSecrets } from './secrets.ts';
 import { translateRedisListener } from './redis-listener.ts';
 import { translateRoutes } from './route.ts';
 import { translateTcpListener } from './tcp-listener.ts';
@@ -23,13 +24,21 @@ export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secret
   const out: XdsResource[] = [];
   for (const [name, u] of Object.entries(config.upstreams).sort(([a], [b]) => a.localeCompare(b))) {
     // An upstream whose TLS needs a missing Secret is left out; its routes answer 503.
-    if (status.upstream(name) === undefined) out.push(...translateUpstream(g, name, u, secrets, injects.get(name) ?? [], redisUpstreams.has(name)));
+    if (status.upstream(name) === undefined) out.push(...translateUpstream(g, name, u, injects.get(name) ?? [], redisUpstreams.has(name)));
+  }
+  // Each SDS secret once, however many upstreams share a CA, a client certificate or a credential.
+  const sds = new Map<string, XdsResource>();
+  for (const [name, u] of Object.entries(config.upstreams)) {
+    if (u.tls && status.upstream(name) === undefined) for (const s of tlsSecrets(g, u.tls, secrets)) sds.set(s.name, s);
+  }
+  for (const inject of new Set([...injects.values()].flat())) {
+    const s = credentialSecret(g, inject, secrets);
+    if (s) sds.set(s.name, s);
   }
   config.listeners.forEach((l, li) => {
     if (l.protocol === 'http') out.push(translateHttpListener(g, l), translateRoutes(g, li, l, status));
     else if (l.protocol === 'tcp') out.push(translateTcpListener(g, l));
     else out.push(translateRedisListener(g, l));
   });
-  // The same credential used towards several upstreams is one SDS secret.
-  return [...new Map(out.map((r) => [`${r.type} ${r.name}`, r])).values()];
+  return [...out, ...[...sds.values()].sort((a, b) => (a.name < b.name ? -1 : 1))];
 }

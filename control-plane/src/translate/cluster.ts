@@ -1,23 +1,22 @@
 // An upstream → a Cluster: EDS when every endpoint is an IP address (endpoints then change without
 // touching the cluster), STRICT_DNS when any endpoint is a DNS name (Envoy resolves and re-resolves
-// it). With `tls`, a TLS transport socket and the SDS secrets it uses. Routes that inject a
+// it). With `tls`, a TLS transport socket referring to its SDS secrets. Routes that inject a
 // credential get a variant of the cluster per credential (see credential.ts).
 import type { InjectConfig, UpstreamConfig } from '../model/schema.ts';
 import { isIpAddress } from '../model/schema.ts';
-import type { SecretObject } from '../sources/types.ts';
 import { ADS_SOURCE } from './config-source.ts';
 import { credentialClusterName, credentialProtocolOptions } from './credential.ts';
 import { duration } from './duration.ts';
 import { scopedName, type GroupId } from './names.ts';
 import { resilience } from './resilience.ts';
-import { credentialSecret, credentialSecretName, tlsSecrets } from './secrets.ts';
+import { credentialSecretName } from './secrets.ts';
 import { upstreamTransportSocket } from './tls.ts';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.ts';
 import type { JsonObject, XdsResource } from './types.ts';
 
 const NO_REFS = { clusters: [], routes: [], secrets: [] };
 
-export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, secrets: ReadonlyMap<string, SecretObject>, injects: readonly InjectConfig[], consistentHashing: boolean): XdsResource[] {
+export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, injects: readonly InjectConfig[], consistentHashing: boolean): XdsResource[] {
   const base = scopedName(g, name);
   const common: JsonObject = { connect_timeout: duration(u.connectTimeout), ...resilience(u) };
   if (consistentHashing) common.lb_policy = 'MAGLEV';
@@ -27,7 +26,6 @@ export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, s
     const t = upstreamTransportSocket(g, u.tls, u.endpoints);
     common.transport_socket = t.socket;
     tlsRefs.push(...t.secrets);
-    out.push(...tlsSecrets(g, u.tls, secrets));
   }
   const eds = u.endpoints.every((e) => isIpAddress(e.host));
   const cluster = (clusterName: string, extra: JsonObject, secretRefs: string[]): XdsResource => eds
@@ -45,8 +43,6 @@ export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, s
   const variants = new Map<string, InjectConfig>(injects.map((i) => [credentialClusterName(g, name, i), i]));
   for (const [variant, inject] of [...variants].sort(([a], [b]) => a.localeCompare(b))) {
     out.push(cluster(variant, { typed_extension_protocol_options: credentialProtocolOptions(g, inject) }, [...tlsRefs, credentialSecretName(g, inject)]));
-    const value = credentialSecret(g, inject, secrets);
-    if (value) out.push(value);
   }
   return out;
 }

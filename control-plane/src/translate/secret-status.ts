@@ -5,11 +5,9 @@ import type { AmbassadorConfig } from '../model/schema.ts';
 import type { SecretObject } from '../sources/types.ts';
 
 export class SecretStatus {
-  readonly secrets: ReadonlyMap<string, SecretObject>;
   private readonly problems: { site: SecretUseSite; problem: string }[] = [];
 
   constructor(namespace: string, config: AmbassadorConfig, secrets: ReadonlyMap<string, SecretObject>) {
-    this.secrets = secrets;
     for (const site of secretUses(config)) {
       const problem = secretProblem(namespace, site, secrets);
       if (problem) this.problems.push({ site, problem });

@@ -6,11 +6,11 @@ import { caSecretName, certSecretName } from './secrets.ts';
 import type { JsonObject } from './types.ts';
 
 /** Where Debian/Ubuntu-based Envoy images (envoyproxy/envoy included) keep the system CA bundle. */
-export const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
+const SYSTEM_CA_FILE = '/etc/ssl/certs/ca-certificates.crt';
 
 const UPSTREAM_TLS = 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext';
 
-export function defaultSni(tls: TlsConfig, endpoints: readonly Endpoint[]): string | undefined {
+function defaultSni(tls: TlsConfig, endpoints: readonly Endpoint[]): string | undefined {
   return tls.sni ?? endpoints.find((e) => !isIpAddress(e.host))?.host;
 }
 

@@ -17,7 +17,7 @@ export function protoIncludeDirs(): string[] {
 }
 
 /** Every proto file whose messages we encode or decode. */
-export const PROTO_FILES = [
+const PROTO_FILES = [
   'envoy/service/discovery/v3/ads.proto',
   'envoy/config/listener/v3/listener.proto',
   'envoy/config/route/v3/route.proto',

@@ -43,16 +43,22 @@ export function isIpAddress(host: string): boolean {
   return isIP(host) !== 0;
 }
 
-/** "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address. */
-export const endpoint = z.string().transform((s, ctx) => {
+/** "host:port" with a DNS name, an IPv4 address or a bracketed IPv6 address; undefined when it is not one. */
+export function parseHostPort(s: string): { host: string; port: number } | undefined {
   const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([^:\s]+)):(\d{1,5})$/.exec(s);
   const host = m?.[1] ?? m?.[2];
   const port = Number(m?.[3]);
-  if (!m || host === undefined || !(port >= 1 && port <= 65535) || (m[1] !== undefined && isIP(host) !== 6) || (m[2] !== undefined && !IPV4.test(host) && !HOSTNAME.test(host))) {
+  if (!m || host === undefined || !(port >= 1 && port <= 65535) || (m[1] !== undefined && isIP(host) !== 6) || (m[2] !== undefined && !IPV4.test(host) && !HOSTNAME.test(host))) return undefined;
+  return { host, port };
+}
+
+export const endpoint = z.string().transform((s, ctx) => {
+  const hp = parseHostPort(s);
+  if (!hp) {
     ctx.addIssue({ code: 'custom', message: `expected an endpoint "host:port" (a DNS name, an IPv4 address or [IPv6], and a port 1-65535), found ${JSON.stringify(s)}`, input: s });
     return z.NEVER;
   }
-  return { host, port };
+  return hp;
 });
 
 export const port = z.int({ error: 'expected a port number 1-65535' }).min(1, { error: 'expected a port number 1-65535' }).max(65535, { error: 'expected a port number 1-65535' });

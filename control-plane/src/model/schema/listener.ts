@@ -10,13 +10,13 @@ const common = {
   address: z.string().refine((a) => isIpAddress(a), { error: 'expected an IP address such as 127.0.0.1, 0.0.0.0 or ::1' }).default('127.0.0.1'),
 };
 
-export const httpListener = strict({
+const httpListener = strict({
   ...common,
   protocol: z.literal('http'),
   routes: z.array(route).min(1, { error: 'expected at least one route' }),
 });
 
-export const tcpListener = strict({
+const tcpListener = strict({
   ...common,
   protocol: z.literal('tcp'),
   upstream: dnsLabel('upstream name'),
@@ -24,7 +24,7 @@ export const tcpListener = strict({
   idleTimeout: durationMs.optional(),
 });
 
-export const redisListener = strict({
+const redisListener = strict({
   ...common,
   protocol: z.literal('redis'),
   /** Where keys go that no prefix route matches. */
