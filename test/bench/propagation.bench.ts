@@ -10,14 +10,14 @@ const EDITS = 20;
 
 const v1 = await startUpstream({ name: 'v1' });
 const v2 = await startUpstream({ name: 'v2' });
-// Each Envoy of the group binds the same listener; give each its own address on loopback.
+// Every Envoy of the group binds the same listener port on 127.0.0.1 (SO_REUSEPORT, as in
+// test/e2e/environments.test.ts): loopback only, like every test.
 const [port] = await freePorts(1) as [number];
 const manifest = (upstream: string, n: number) => configMap({ name: 'bench', namespace: 'bench', config: `
 ambassador: bench
 listeners:
   - name: api
     port: ${port}
-    address: 0.0.0.0
     routes:
       - match: {prefix: /edit-${n}}
         upstream: ${upstream}

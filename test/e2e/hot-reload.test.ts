@@ -12,8 +12,10 @@ let cp: ControlPlaneProcess;
 let envoy: EnvoyHandle;
 let port: number;
 
-/** Edit number i: which upstreams exist, how the catch-all route uses them, and what answers. */
-function edit(i: number): { manifest: string; expect: (upstream: string | undefined) => boolean } {
+/** Edit number i: which upstreams exist, how the catch-all route uses them, and what answers.
+ * `edited` is the upstream that answers /edit-i under this edit only: under edit i-1, /edit-i falls
+ * to the catch-all route, which never sends to it. */
+function edit(i: number): { manifest: string; edited: string; expect: (upstream: string | undefined) => boolean } {
   const names = ['a', 'b', 'c'];
   // Upstream names rotate, so clusters are added and removed as the edits go on.
   const defined = [names[i % 3] as string, names[(i + 1) % 3] as string];
@@ -40,7 +42,7 @@ upstreams:
 ${upstreams}`,
   });
   const allowed = new Set(i % 4 === 0 ? defined : [defined[0]]);
-  return { manifest, expect: (u) => u !== undefined && allowed.has(u) };
+  return { manifest, edited: defined[1] as string, expect: (u) => u !== undefined && allowed.has(u) };
 }
 
 beforeAll(async () => {
@@ -79,7 +81,11 @@ it('serves 20 successive edits, each within 1 s, with zero failed requests in a 
     for (let i = 1; i <= 20; i++) {
       const e = edit(i);
       await cp.write('reload.yaml', e.manifest);
-      latencies.push(await waitUntil(async () => (await get(port, `/edit-${i}`)).status === 200 && e.expect((await get(port)).upstream), 1000, `edit ${i} to be served`));
+      // /edit-i must be answered by its own route (the catch-all answers it 200 before the edit too).
+      latencies.push(await waitUntil(async () => {
+        const edited = await get(port, `/edit-${i}`);
+        return edited.status === 200 && edited.upstream === e.edited && e.expect((await get(port)).upstream);
+      }, 1000, `edit ${i} to be served`));
     }
   } finally {
     running = false;

@@ -113,7 +113,8 @@ describe('HTTP ambassador', () => {
 - match: {prefix: /}
   upstream: v1
   retries: {attempts: 2, on: [reset], statusCodes: [418]}`));
-    await waitUntil(async () => JSON.stringify(await envoy.configDump('dynamic_route_configs')).includes('418'), 1000, 'the retry policy');
+    // (a bare '418' could also match a port or a version hash, and the previous policy would be tested)
+    await waitUntil(async () => JSON.stringify(await envoy.configDump('dynamic_route_configs')).includes('"retriable_status_codes":[418]'), 1000, 'the retry policy');
     v1.reset();
     v1.setBehaviour({ failNext: 1, failStatus: 418 });
     expect((await get(port)).status).toBe(200);
@@ -164,7 +165,8 @@ describe('HTTP ambassador', () => {
 
   it('keeps serving when an upstream is modified (the cluster re-warms from its endpoints)', async () => {
     await cp.write('shop.yaml', config('- match: {prefix: /}\n  upstream: v1'));
-    await waitUntil(async () => (await get(port)).upstream === 'v1', 1000, 'v1');
+    // The previous test's route also went to v1: wait for its 300ms timeout to be gone instead.
+    await waitUntil(async () => !JSON.stringify(await envoy.configDump('dynamic_route_configs')).includes('"timeout":"0.300s"') && (await get(port)).upstream === 'v1', 1000, 'v1 without the route timeout');
     const modified = (ms: number) => config('- match: {prefix: /}\n  upstream: v1', DEFAULT_UPSTREAMS().replace('connectTimeout: 1s', `connectTimeout: ${ms}ms`));
     for (const ms of [700, 800]) {
       await cp.write('shop.yaml', modified(ms));

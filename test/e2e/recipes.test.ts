@@ -1,12 +1,12 @@
 // Every README recipe, run from its manifests in deploy/recipes/ (every port moved to a free one)
 // with its stand-in peers and a real Envoy, doing what the README says it does.
-import net from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECIPES, recipeFiles, type Recipe, type RecipePeers } from '../../control-plane/src/demo/recipes.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { connectResp, respCommand } from '../helpers/redis.ts';
 import { get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
+import { roundTrip } from '../helpers/tcp-echo.ts';
 
 function recipe(name: string): Recipe {
   const r = RECIPES.find((x) => x.name === name);
@@ -34,12 +34,10 @@ function runRecipe(name: string): { ports: Record<string, number>; cp: () => Con
   return { ports, r, cp: () => { if (!cp) throw new Error('not started'); return cp; } };
 }
 
-function greeting(port: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const s = net.connect(port, '127.0.0.1');
-    s.once('error', reject);
-    s.once('data', (d) => { s.destroy(); resolve(d.toString().trim()); });
-  });
+/** What the stand-in database behind `port` says: it greets, and ends once we half-close. roundTrip
+ * times out and rejects on a close without an answer (a bare 'data' listener would wait forever). */
+async function greeting(port: number): Promise<string> {
+  return (await roundTrip(port, Buffer.alloc(0), { timeoutMs: 2000 })).toString().trim();
 }
 
 describe('recipe: an external API over TLS', () => {

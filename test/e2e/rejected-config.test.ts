@@ -82,6 +82,7 @@ it("reports a config Envoy rejects with Envoy's own message, and the last accept
   const accepted = async () => { const g = (await cp.status()).groups[0]; return g !== undefined && g.lastGood === g.latest; };
   await waitUntil(accepted, 2000, 'the config to be accepted');
   const good = (await cp.status()).groups[0]?.served;
+  expect(good).toBeDefined(); // else "served is still good" below would compare undefined with undefined
 
   const mark = cp.proc.output().length;
   // Valid for us, but Envoy cannot bind the second listener's port: it NACKs the whole LDS update.

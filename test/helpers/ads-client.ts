@@ -54,6 +54,8 @@ export interface AdsStatus {
 }
 
 export interface AdsSession {
+  /** node.id of this stream's node. */
+  readonly nodeId: string;
   /** Sends a DiscoveryRequest; the first one of the stream carries the node. */
   request(r: AdsRequest): void;
   /** ACKs a response: its version_info and nonce, with the given (or the current) subscription. */
@@ -142,6 +144,7 @@ export async function openAds(port: number, node: AdsNodeOptions): Promise<AdsSe
   call.on('error', () => {});
 
   let first = true;
+  const nodeId = node.nodeId ?? 'test-envoy';
   const subscriptions = new Map<string, string[]>();
   const metadata: Record<string, string> = { ...(node.metadata ?? {}) };
   if (node.namespace !== undefined) metadata.namespace = node.namespace;
@@ -158,7 +161,7 @@ export async function openAds(port: number, node: AdsNodeOptions): Promise<AdsSe
     if (first) {
       first = false;
       msg.node = {
-        id: node.nodeId ?? 'test-envoy',
+        id: nodeId,
         cluster: node.cluster,
         metadata: { fields: Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, { stringValue: v }])) },
         user_agent_name: 'ads-test-client',
@@ -187,6 +190,7 @@ export async function openAds(port: number, node: AdsNodeOptions): Promise<AdsSe
   };
 
   return {
+    nodeId,
     request,
     ack(resp, names) {
       request({ typeUrl: resp.typeUrl, versionInfo: resp.versionInfo, nonce: resp.nonce, ...(names ? { names } : {}) });

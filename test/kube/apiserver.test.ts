@@ -147,6 +147,7 @@ describe('test Kubernetes API server', () => {
   it('restart() brings kube-apiserver back on the same port with the same data', async () => {
     const before = await kubeJson<ConfigMap>(kube, { token: kube.adminToken, path: `/api/v1/namespaces/${ns}/configmaps/hello` });
     const pidBefore = runningProcesses().find((proc) => proc.name === 'kube-apiserver')?.pid;
+    expect(pidBefore).toBeDefined(); // else "pidAfter differs" below would hold trivially
     await kube.restart();
     const pidAfter = runningProcesses().find((proc) => proc.name === 'kube-apiserver')?.pid;
     expect(pidAfter).toBeDefined();

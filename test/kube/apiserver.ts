@@ -289,6 +289,9 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
       // Endpoints may not hold loopback addresses, so the `kubernetes` Service's endpoints cannot
       // be reconciled to 127.0.0.1; nothing in the tests routes through that Service anyway.
       '--endpoint-reconciler-type=none',
+      // Without it, a SIGTERM waits for open watches (the control plane's informers) to end by
+      // themselves: restart() and stop() would sit out their whole SIGKILL grace (15 s) instead of ~1 s.
+      '--shutdown-watch-termination-grace-period=2s',
       '--profiling=false',
       ...(options.extraApiServerArgs ?? []),
     ];

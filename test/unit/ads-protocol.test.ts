@@ -5,7 +5,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
 import type protobuf from 'protobufjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { consistencyProblems } from '../../control-plane/src/cache/consistency.ts';
 import { encodeResource } from '../../control-plane/src/cache/encode.ts';
 import { SnapshotCache } from '../../control-plane/src/cache/snapshot-cache.ts';
@@ -27,6 +27,9 @@ import type { AdsNodeOptions, AdsResponse, AdsSession } from '../helpers/ads-cli
 
 const CONTROL_PLANE_ID = 'xds-ambassador@ads-protocol-test';
 const QUIET_MS = 100;
+/** How long to wait for the server to have processed a request (an ACK or NACK gets no response:
+ * the observer's record is the only sign). Polled, so it costs nothing when the server is quick. */
+const PROCESSED = { timeout: 5000, interval: 10 };
 
 let root: protobuf.Root;
 
@@ -218,7 +221,7 @@ function rdsNamesOf(lds: AdsResponse): string[] {
 interface Handshake { cds: AdsResponse; eds?: AdsResponse; lds: AdsResponse; rds?: AdsResponse }
 
 /** What an Envoy does on a new stream: CDS, then EDS for its EDS clusters, then LDS, then RDS, ACKing each; then quiet. */
-async function handshake(s: AdsSession): Promise<Handshake> {
+async function handshake(s: AdsSession, f: Pick<Fixture, 'events'>): Promise<Handshake> {
   s.request({ typeUrl: CLUSTER, names: [] });
   const cds = await s.next(CLUSTER);
   s.ack(cds);
@@ -236,8 +239,14 @@ async function handshake(s: AdsSession): Promise<Handshake> {
     h.rds = await s.next(ROUTE);
     s.ack(h.rds);
   }
-  // Once everything is ACKed, nothing more is pushed (and the server has seen every ACK).
+  // Once everything is ACKed, nothing more is pushed...
   await s.expectNothing(QUIET_MS);
+  // ...and the server has processed every ACK (a fixed quiet time does not prove it on a loaded
+  // machine), so what a test does next starts from a fully accepted snapshot.
+  const acked = [h.cds, h.eds, h.lds, h.rds].filter((r): r is AdsResponse => r !== undefined);
+  await vi.waitFor(() => {
+    for (const r of acked) expect(f.events()).toContainEqual({ kind: 'ack', node: s.nodeId, type: r.typeUrl, version: r.versionInfo });
+  }, PROCESSED);
   return h;
 }
 
@@ -322,7 +331,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     f.set(snapshot);
 
     const s = await f.open();
-    const h = await handshake(s);
+    const h = await handshake(s, f);
     const responses = [h.cds, h.eds, h.lds, h.rds].filter((r): r is AdsResponse => r !== undefined);
     expect(responses.map((r) => r.typeUrl)).toEqual([CLUSTER, ENDPOINT, LISTENER, ROUTE]);
     expect(new Set(responses.map((r) => r.nonce)).size).toBe(responses.length);
@@ -348,7 +357,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const f = await startFixture();
     f.set(snap(...baseResources()));
     const s = await f.open();
-    const h = await handshake(s);
+    const h = await handshake(s, f);
 
     // The same content again (a rebuilt, equal snapshot) is not a change.
     f.set(snap(...baseResources()));
@@ -362,22 +371,22 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     expect(at(eds.resources[0]!.body, 'endpoints', 0, 'lb_endpoints', 0, 'endpoint', 'address', 'socket_address', 'address')).toBe('10.0.0.9');
     s.ack(eds);
     await s.expectNothing(QUIET_MS);
-    expect(f.events().filter((e) => e.kind === 'ack' && e.type === ENDPOINT).map((e) => e.kind === 'ack' && e.version))
-      .toEqual([h.eds!.versionInfo, eds.versionInfo]);
+    await vi.waitFor(() => expect(f.events().filter((e) => e.kind === 'ack' && e.type === ENDPOINT).map((e) => e.kind === 'ack' && e.version))
+      .toEqual([h.eds!.versionInfo, eds.versionInfo]), PROCESSED);
   });
 
   it('on a NACK, rolls back to the latest accepted snapshot, even one that only changed routes', async () => {
     const f = await startFixture();
     f.set(snap(...baseResources()));
     const s = await f.open();
-    await handshake(s);
+    await handshake(s, f);
     // A route-only change: only RDS is sent and ACKed; CDS, EDS and LDS stay as accepted before.
     const routesOnly = snap(...baseResources({ routeTimeoutS: 7 }));
     f.set(routesOnly);
     const rds = await s.next(ROUTE);
     s.ack(rds);
     await s.expectNothing(QUIET_MS);
-    expect(f.cache.status().find((g) => g.group === f.key)?.lastGood).toBe(routesOnly.version);
+    await vi.waitFor(() => expect(f.cache.status().find((g) => g.group === f.key)?.lastGood).toBe(routesOnly.version), PROCESSED);
     // The next change is rejected: the group goes back to the route-only snapshot, not before it.
     f.set(snap(...baseResources({ routeTimeoutS: 7, dnsTimeoutS: 9 })));
     const bad = await s.next(CLUSTER);
@@ -394,7 +403,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const v1 = snap(...baseResources());
     f.set(v1);
     const s = await f.open();
-    const h = await handshake(s);
+    const h = await handshake(s, f);
 
     const v2 = snap(...baseResources({ dnsTimeoutS: 9 }));
     f.set(v2);
@@ -437,7 +446,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const lds = await s.next(LISTENER);
     s.nack(lds, 'listener web: address already in use');
     await s.expectNothing(QUIET_MS);
-    expect(f.events()).toContainEqual({ kind: 'nack', node: f.node.nodeId, type: LISTENER, version: lds.versionInfo, message: 'listener web: address already in use', outcome: 'kept' });
+    await vi.waitFor(() => expect(f.events()).toContainEqual({ kind: 'nack', node: f.node.nodeId, type: LISTENER, version: lds.versionInfo, message: 'listener web: address already in use', outcome: 'kept' }), PROCESSED);
     expect(f.events().filter((e) => e.kind === 'sent' && e.type === LISTENER)).toHaveLength(1);
 
     f.set(snap(...baseResources({ port: 8001 })));
@@ -460,7 +469,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const cds = await s.next(CLUSTER);
     s.nack(cds, 'cluster a: bad');
     await s.expectNothing(QUIET_MS);
-    expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'kept' }));
+    await vi.waitFor(() => expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'nack', type: CLUSTER, outcome: 'kept' })), PROCESSED);
 
     // Once the group has an acceptable CDS, LDS follows, then RDS.
     f.set(snap(...baseResources({ dnsTimeoutS: 3 })));
@@ -510,13 +519,13 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: first.versionInfo, nonce: first.nonce });
     s.request({ typeUrl: ENDPOINT, names: ['a', 'b'], versionInfo: first.versionInfo, nonce: first.nonce, errorDetail: 'stale complaint' });
     await s.expectNothing(QUIET_MS);
-    expect(f.events().filter((e) => e.kind === 'stale')).toHaveLength(2);
+    await vi.waitFor(() => expect(f.events().filter((e) => e.kind === 'stale')).toHaveLength(2), PROCESSED);
     expect(f.events().filter((e) => e.kind === 'nack')).toEqual([]);
 
     // The current nonce still works, with the client's current subscription.
     s.ack(second, ['a']);
     await s.expectNothing(QUIET_MS);
-    expect(f.events()).toContainEqual({ kind: 'ack', node: f.node.nodeId, type: ENDPOINT, version: second.versionInfo });
+    await vi.waitFor(() => expect(f.events()).toContainEqual({ kind: 'ack', node: f.node.nodeId, type: ENDPOINT, version: second.versionInfo }), PROCESSED);
   });
 
   it('returns only the requested RDS/EDS names; a newly requested name is pushed even with nothing else changed; unsubscribing is harmless', async () => {
@@ -634,7 +643,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
       const f = await startFixture();
       f.set(snap(...baseResources()));
       const s = await f.open();
-      await handshake(s);
+      await handshake(s, f);
 
       f.set(snap(...baseResources({ dnsTimeoutS: 2, port: 8100, routeTimeoutS: 4 })));
       const cds = await s.next(CLUSTER);
@@ -654,7 +663,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
       const f = await startFixture();
       f.set(snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a')));
       const s = await f.open();
-      const h = await handshake(s);
+      const h = await handshake(s, f);
 
       f.set(snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
       const cds1 = await s.next(CLUSTER);
@@ -686,7 +695,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
       const v1 = snap(edsCluster('a'), cla('a', '10.0.0.1'), listener('web', 8000), routeConfig('web', 'a'));
       f.set(v1);
       const s = await f.open();
-      const h = await handshake(s);
+      const h = await handshake(s, f);
 
       f.set(snap(edsCluster('b'), cla('b', '10.0.0.2'), listener('web', 8000), routeConfig('web', 'b')));
       const cds1 = await s.next(CLUSTER);
@@ -713,7 +722,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     const otherNamespace = await f.open({ nodeId: `${f.ns}-orders-staging-0`, namespace: staging.namespace });
     const otherAmbassador = await f.open({ nodeId: `${f.ns}-billing-0`, cluster: 'billing' });
     const all = [same1, same2, otherNamespace, otherAmbassador];
-    const before = await Promise.all(all.map(handshake));
+    const before = await Promise.all(all.map((x) => handshake(x, f)));
 
     f.set(snap(...baseResources({ dnsTimeoutS: 11 })));
     for (const [i, s] of [same1, same2].entries()) {
