@@ -248,7 +248,10 @@ upstreams:
     })();
     try {
       const xdsPort = cp.xdsPort;
+      const stopping = cp.proc;
       await cp.stop();
+      // It shuts down cleanly on SIGTERM (a watch left open would keep it alive until SIGKILL).
+      expect(stopping.exited()).toEqual({ code: 0, signal: null });
       cp = await startServe(['--kubernetes', '--kubeconfig', saKubeconfig], { xdsPort, readyTimeoutMs: 20_000 });
       // Reconnected is not enough: the versions below are compared once Envoy has ACKed every type
       // from the new control plane (else they would still be the old process's, trivially equal).

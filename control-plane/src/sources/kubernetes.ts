@@ -26,6 +26,7 @@ const BACKOFF_MAX_MS = 5000;
 interface Watched {
   informer: ListWatch<KubernetesObject>;
   listed: boolean;
+  stopped: boolean;
   failures: number;
   timer?: NodeJS.Timeout;
   /** Keys of the objects this informer contributed. */
@@ -102,7 +103,7 @@ export class KubernetesSource implements Source {
     convert: (o: KubernetesObject) => SourceObject | undefined,
   ): Promise<void> {
     const informer = new ListWatch<KubernetesObject>(path, this.#watch, list, false, labelSelector, fieldSelector);
-    const w: Watched = { informer, listed: false, failures: 0, keys: new Set() };
+    const w: Watched = { informer, listed: false, stopped: false, failures: 0, keys: new Set() };
     into.set(key, w);
     const upsert = (o: KubernetesObject) => {
       const obj = convert(o);
@@ -136,11 +137,17 @@ export class KubernetesSource implements Source {
 
   /** Starts (or restarts) an informer; the first successful list marks it listed. */
   async #run(w: Watched): Promise<void> {
-    if (this.#stopped) return;
+    if (this.#stopped || w.stopped) return;
     try {
       await w.informer.start();
     } catch (err) {
       this.#o.logger.warn({ err: errorText(err) }, 'Kubernetes list failed; retrying');
+    }
+    // Stopped while listing: ListWatch opens its watch request after the list regardless, and an
+    // orphaned watch would hold a connection (and the process) open. Close it now.
+    if (this.#stopped || w.stopped) {
+      await w.informer.stop();
+      return;
     }
     if (!w.listed && w.informer.latestResourceVersion() !== '') {
       w.listed = true;
@@ -149,6 +156,7 @@ export class KubernetesSource implements Source {
   }
 
   async #stopWatch(w: Watched): Promise<void> {
+    w.stopped = true;
     clearTimeout(w.timer);
     await w.informer.stop();
   }
