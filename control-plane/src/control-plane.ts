@@ -12,7 +12,9 @@ import { startHttpServer } from './observe/http.ts';
 import type { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
 import { xdsObserver } from './observe/xds-observer.ts';
-import { startXdsServer, type XdsServer } from './server/grpc-server.ts';
+import type { AuthMode } from './server/auth/authenticator.ts';
+import { startXdsServer, type XdsLimits, type XdsServer } from './server/grpc-server.ts';
+import type { CertificateFiles } from './tls/certificate-files.ts';
 import type { Source, SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
 import { baseGroupKey } from './translate/names.ts';
@@ -21,9 +23,16 @@ import { xdsRoot } from './xds/protos.ts';
 export interface ControlPlaneOptions {
   source: Source;
   logger: Logger;
-  bindAddress: string;
+  xdsAddress: string;
   xdsPort: number;
+  /** The xDS port's certificate; absent with auth "insecure" (plaintext). */
+  tls?: CertificateFiles;
+  auth: AuthMode;
+  xdsLimits?: Partial<XdsLimits>;
+  httpAddress: string;
   httpPort: number;
+  /** Serve /debug/ on a non-loopback HTTP address too. */
+  exposeDebug?: boolean;
   /** Where config status also goes (Kubernetes Events); logs and /debug/status always have it. */
   status?: ConfigStatusSink;
 }
@@ -89,7 +98,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     if (previous?.config === m.config && previous.secretsVersion === m.secretsVersion) return previous.snapshot;
     let snapshot: Snapshot;
     try {
-      snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`]);
+      snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`], m.config.serviceAccounts);
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
       return undefined;
@@ -109,14 +118,18 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   xds = await startXdsServer({
     root,
     cache,
-    observer: xdsObserver(log, metrics, o.status),
+    observer: xdsObserver(log, metrics, (g) => cache.groupNames().includes(g), o.status),
     controlPlaneId: `xds-ambassador@${os.hostname()}`,
-    address: o.bindAddress,
+    address: o.xdsAddress,
     port: o.xdsPort,
+    ...(o.tls ? { tls: o.tls } : {}),
+    auth: o.auth,
+    ...(o.xdsLimits ? { limits: o.xdsLimits } : {}),
   });
   const http = await startHttpServer({
-    address: o.bindAddress,
+    address: o.httpAddress,
     port: o.httpPort,
+    exposeDebug: o.exposeDebug ?? false,
     metrics,
     endpoints: {
       ready: () => cache.isSynced(),

@@ -1,16 +1,29 @@
 // An end-to-end scenario: the real CLI serving a temp folder of manifests, and real Envoy ambassadors
 // bootstrapped by our own bootstrap generator.
-import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+import { rmSync } from 'node:fs';
+import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBootstrap } from '../../control-plane/src/cli/bootstrap.ts';
+import { buildBootstrap, clientCertificateSds, type XdsClientAuth } from '../../control-plane/src/cli/bootstrap.ts';
+import { makeXdsCredentials, type XdsCredentials } from '../../control-plane/src/demo/xds-credentials.ts';
 import { startEnvoy, type EnvoyHandle } from './envoy.ts';
 import { freePort } from './ports.ts';
 import { startProcess, type TestProcess } from './processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const CLI = join(REPO_ROOT, 'control-plane', 'bin', 'xds-ambassador.ts');
+
+let credentials: Promise<XdsCredentials> | undefined;
+/** One test PKI per test file (vitest gives each file its own module copy): the control planes'
+ * TLS certificate, their client CA, and a client certificate per sidecar identity. */
+export function xdsCredentials(): Promise<XdsCredentials> {
+  credentials ??= makeXdsCredentials().then((c) => {
+    process.once('exit', () => rmSync(c.caFile.slice(0, c.caFile.lastIndexOf('/')), { recursive: true, force: true }));
+    return c;
+  });
+  return credentials;
+}
 
 /** A ConfigMap manifest carrying an ambassador config, as a user would write it. */
 export function configMap(o: { name: string; namespace?: string; config: string }): string {
@@ -64,12 +77,20 @@ export interface ServeProcess {
   stop(): Promise<void>;
 }
 
+export interface ServeOptions {
+  xdsPort?: number;
+  readyTimeoutMs?: number;
+  /** Replaces the default security flags (TLS with the test PKI and client certificates). */
+  securityArgs?: readonly string[];
+}
+
 /** The real CLI's `serve` with these source arguments, on free (or given) ports, once it is ready. */
-export async function startServe(sourceArgs: readonly string[], o: { xdsPort?: number; readyTimeoutMs?: number } = {}): Promise<ServeProcess> {
+export async function startServe(sourceArgs: readonly string[], o: ServeOptions = {}): Promise<ServeProcess> {
+  const security = o.securityArgs ?? (await xdsCredentials()).serveArgs();
   const proc = startProcess({
     name: 'xds-ambassador',
     cmd: process.execPath,
-    args: [CLI, 'serve', ...sourceArgs, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
+    args: [CLI, 'serve', ...sourceArgs, ...security, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
   });
   const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 15_000);
   const xdsPort = Number(m[1]);
@@ -108,12 +129,37 @@ export async function startControlPlaneProcess(files: Record<string, string>, o:
   };
 }
 
-export async function startAmbassador(o: { xdsPort: number; ambassador: string; namespace?: string; nodeId?: string; environment?: string }): Promise<EnvoyHandle> {
+export interface AmbassadorOptions {
+  xdsPort: number;
+  ambassador: string;
+  namespace?: string;
+  nodeId?: string;
+  environment?: string;
+  /** The identity its client certificate proves (default "default", the namespace's default ServiceAccount). */
+  serviceAccount?: string;
+  /** Replaces the client certificate of the test PKI (e.g. a token, or insecure). */
+  auth?: XdsClientAuth;
+  /** Passed to startEnvoy: 'admin' when the control plane may not answer yet. */
+  waitUntil?: 'live' | 'admin';
+}
+
+/** A real Envoy from our own bootstrap generator, authenticated with a client certificate by default. */
+export async function startAmbassador(o: AmbassadorOptions): Promise<EnvoyHandle> {
   const adminPort = await freePort();
   const nodeId = o.nodeId ?? `${o.ambassador}-${adminPort}`;
+  const namespace = o.namespace ?? 'default';
+  let auth = o.auth;
+  if (!auth) {
+    const creds = await xdsCredentials();
+    const sdsDir = join(creds.caFile.slice(0, creds.caFile.lastIndexOf('/')), 'sds', `${nodeId}-${adminPort}`);
+    await mkdir(sdsDir, { recursive: true });
+    auth = await creds.clientAuth(namespace, o.serviceAccount ?? 'default', sdsDir);
+  }
+  if (auth.kind === 'certificate') for (const [file, doc] of clientCertificateSds(auth)) await writeFile(file, JSON.stringify(doc));
   return startEnvoy({
     name: nodeId,
-    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace: o.namespace ?? 'default', ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort }),
+    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace, ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort, auth }),
+    ...(o.waitUntil ? { waitUntil: o.waitUntil } : {}),
   });
 }
 

@@ -114,7 +114,7 @@ function baseResources(o: { ip?: string; dnsTimeoutS?: number; port?: number; ro
 
 type ObserverEvent =
   | { kind: 'opened' | 'closed'; node: string; group: string }
-  | { kind: 'rejected'; node: string; message: string }
+  | { kind: 'refused'; node: string; reason: string; message: string }
   | { kind: 'sent' | 'ack'; node: string; type: string; version: string }
   | { kind: 'nack'; node: string; type: string; version: string; message: string; outcome: NackOutcome }
   | { kind: 'stale' | 'unknown'; node: string; type: string };
@@ -125,7 +125,7 @@ function recordingObserver(): XdsObserver & { events: ObserverEvent[] } {
     events,
     streamOpened: (s) => { events.push({ kind: 'opened', node: s.node.id, group: s.group }); },
     streamClosed: (s) => { events.push({ kind: 'closed', node: s.node.id, group: s.group }); },
-    streamRejected: (node, message) => { events.push({ kind: 'rejected', node, message }); },
+    streamRefused: (r) => { events.push({ kind: 'refused', node: r.nodeId ?? '', reason: r.reason, message: r.message }); },
     responseSent: (s, type, version) => { events.push({ kind: 'sent', node: s.node.id, type, version }); },
     ack: (s, type, version) => { events.push({ kind: 'ack', node: s.node.id, type, version }); },
     nack: (s, type, version, message, _origins, outcome) => { events.push({ kind: 'nack', node: s.node.id, type, version, message, outcome }); },
@@ -159,7 +159,8 @@ async function startServer(synced: boolean): Promise<Running> {
   const cache = new SnapshotCache();
   if (synced) cache.markSynced();
   const observer = recordingObserver();
-  const server = await startXdsServer({ root, cache, observer, controlPlaneId: CONTROL_PLANE_ID, address: '127.0.0.1', port: 0 });
+  // The protocol itself, without authentication (test/unit/xds-security.test.ts covers that).
+  const server = await startXdsServer({ root, cache, observer, controlPlaneId: CONTROL_PLANE_ID, address: '127.0.0.1', port: 0, auth: { kind: 'insecure' } });
   return { cache, server, observer };
 }
 
@@ -745,7 +746,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
     expect(status.details).toContain('node.cluster');
     expect(status.details).toContain(`${f.ns}-anonymous-0`);
     expect(s.received).toEqual([]);
-    expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'rejected', node: `${f.ns}-anonymous-0` }));
+    expect(f.events()).toContainEqual(expect.objectContaining({ kind: 'refused', reason: 'bad_node', node: `${f.ns}-anonymous-0` }));
   });
 
   it('reports grpc.health.v1 NOT_SERVING until setServing(true), then SERVING', async () => {

@@ -13,6 +13,8 @@ export interface Snapshot {
   types: Readonly<Record<TypeUrl, TypeResources>>;
   /** The inputs it was built from (e.g. "ConfigMap shop/orders"), for logs and status. */
   origins: readonly string[];
+  /** The identities (service accounts of the group's namespace) it may be served to; undefined: all. */
+  clients?: readonly string[];
 }
 
 /** The version of a set of resources: a hash over their sorted names and content hashes. */
@@ -21,7 +23,7 @@ export function resourcesVersion(resources: Iterable<EncodedResource>): string {
   return contentHash(lines.join('\n'));
 }
 
-export function buildSnapshot(resources: readonly EncodedResource[], origins: readonly string[]): Snapshot {
+export function buildSnapshot(resources: readonly EncodedResource[], origins: readonly string[], clients?: readonly string[]): Snapshot {
   const byType = {} as Record<TypeUrl, TypeResources>;
   for (const type of PUSH_ORDER) {
     const map = new Map<string, EncodedResource>();
@@ -29,10 +31,14 @@ export function buildSnapshot(resources: readonly EncodedResource[], origins: re
     const sorted = new Map([...map].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
     byType[type] = { version: resourcesVersion(sorted.values()), resources: sorted };
   }
+  const sortedClients = clients && [...new Set(clients)].sort();
+  // Who may receive it is part of what it is: a changed list is a new snapshot (re-checked by streams).
+  const parts = [...PUSH_ORDER.map((t) => byType[t].version), ...(sortedClients ? [`clients:${sortedClients.join(' ')}`] : [])];
   return {
-    version: contentHash(PUSH_ORDER.map((t) => byType[t].version).join(',')),
+    version: contentHash(parts.join(',')),
     types: byType,
     origins: [...origins].sort(),
+    ...(sortedClients ? { clients: sortedClients } : {}),
   };
 }
 

@@ -1,5 +1,6 @@
 // Small helpers for strict flag parsing with errors that say which flag is wrong and how to fix it.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { parseDurationMs } from '../model/duration.ts';
 
 export class UsageError extends Error {}
 
@@ -21,4 +22,10 @@ export function portFlag(name: string, value: string | undefined, fallback: numb
 export function requireFlag(name: string, value: string | undefined): string {
   if (value === undefined || value === '') throw new UsageError(`--${name} is required`);
   return value;
+}
+
+export function durationFlag(name: string, value: string): number {
+  const ms = parseDurationMs(value);
+  if (ms === undefined || ms <= 0) throw new UsageError(`--${name}: expected a duration such as "500ms", "30s" or "2m", found ${JSON.stringify(value)}`);
+  return ms;
 }

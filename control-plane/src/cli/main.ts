@@ -1,13 +1,13 @@
 // xds-ambassador: serve | bootstrap | validate.
-import { stringify } from 'yaml';
 import { startControlPlane } from '../control-plane.ts';
 import { createLogger } from '../observe/log.ts';
 import { DirectorySource } from '../sources/directory.ts';
 import { KubernetesSource } from '../sources/kubernetes.ts';
 import { loadKubeConfig } from './kubeconfig.ts';
 import { KubeEventRecorder } from '../observe/kube-events.ts';
-import { parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
-import { buildBootstrap } from './bootstrap.ts';
+import { durationFlag, parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
+import { bindAddressFlag, xdsSecurity } from './xds-security.ts';
+import { BOOTSTRAP_HELP, bootstrapCommand } from './bootstrap-command.ts';
 import { validatePaths } from './validate.ts';
 
 const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador sidecars
@@ -42,18 +42,7 @@ Options:
   --bind-address IP     address both ports listen on (default 0.0.0.0)
   --log-level LEVEL     trace, debug, info, warn, error (default info, or $LOG_LEVEL)
 `,
-  bootstrap: `xds-ambassador bootstrap --node-id ID --ambassador NAME [options]
-
-Prints an Envoy bootstrap (YAML) that makes Envoy fetch everything from the control plane over ADS.
-
-Options:
-  --node-id ID          node.id, unique per Envoy (in Kubernetes: the Pod name) (required)
-  --ambassador NAME     node.cluster: the "ambassador:" name in the ConfigMap that configures it (required)
-  --namespace NS        node.metadata.namespace: only ConfigMaps of this namespace apply (default "default")
-  --environment ENV     node.metadata.environment: applies the config's environments.ENV overrides (default: none)
-  --xds-address H:P     the control plane's xDS address (default 127.0.0.1:18000)
-  --admin-port N        Envoy admin port, bound to 127.0.0.1 (default 9901)
-`,
+  bootstrap: BOOTSTRAP_HELP,
   validate: `xds-ambassador validate PATH...
 
 Reads manifest files or folders as serve would and prints every error with its file, ConfigMap,
@@ -73,35 +62,9 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(help);
     return 0;
   }
-  if (command === 'bootstrap') return bootstrap(rest);
+  if (command === 'bootstrap') return bootstrapCommand(rest);
   if (command === 'validate') return validate(rest);
   return serve(rest);
-}
-
-function environmentFlag(value: string): string {
-  if (!/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(value)) throw new UsageError(`--environment: expected a name of lowercase letters, digits and "-" (as in the config's environments:), found ${JSON.stringify(value)}`);
-  return value;
-}
-
-function bootstrap(args: string[]): number {
-  const { values } = parseFlags(args, {
-    'node-id': { type: 'string' },
-    ambassador: { type: 'string' },
-    namespace: { type: 'string', default: 'default' },
-    environment: { type: 'string' },
-    'xds-address': { type: 'string', default: '127.0.0.1:18000' },
-    'admin-port': { type: 'string' },
-  });
-  const doc = buildBootstrap({
-    nodeId: requireFlag('node-id', values['node-id']),
-    ambassador: requireFlag('ambassador', values.ambassador),
-    namespace: values.namespace,
-    ...(values.environment !== undefined ? { environment: environmentFlag(values.environment) } : {}),
-    xdsAddress: values['xds-address'],
-    adminPort: portFlag('admin-port', values['admin-port'], 9901),
-  });
-  process.stdout.write(stringify(doc, { aliasDuplicateObjects: false }));
-  return 0;
 }
 
 async function validate(args: string[]): Promise<number> {
@@ -126,6 +89,15 @@ async function serve(args: string[]): Promise<number> {
     'xds-port': { type: 'string' },
     'http-port': { type: 'string' },
     'bind-address': { type: 'string', default: '0.0.0.0' },
+    'http-bind-address': { type: 'string', default: '127.0.0.1' },
+    'expose-debug': { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'client-ca': { type: 'string' },
+    'trust-domain': { type: 'string', default: 'cluster.local' },
+    insecure: { type: 'boolean', default: false },
+    'idle-timeout': { type: 'string', default: '60s' },
+    'send-timeout': { type: 'string', default: '30s' },
     'log-level': { type: 'string' },
   });
   if ((values['config-dir'] === undefined) === !values.kubernetes) {
@@ -139,13 +111,24 @@ async function serve(args: string[]): Promise<number> {
   const source = kubeConfig
     ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
     : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
+  const security = await xdsSecurity({
+    insecure: values.insecure,
+    ...(values['tls-cert'] !== undefined ? { tlsCert: values['tls-cert'] } : {}),
+    ...(values['tls-key'] !== undefined ? { tlsKey: values['tls-key'] } : {}),
+    ...(values['client-ca'] !== undefined ? { clientCa: values['client-ca'] } : {}),
+    trustDomain: values['trust-domain'],
+  }, logger);
   const cp = await startControlPlane({
     source,
     logger,
     ...(kubeConfig ? { status: new KubeEventRecorder(kubeConfig, logger) } : {}),
-    bindAddress: values['bind-address'],
+    xdsAddress: bindAddressFlag('bind-address', values['bind-address']),
     xdsPort: portFlag('xds-port', values['xds-port'], 18000),
+    ...security,
+    xdsLimits: { idleTimeoutMs: durationFlag('idle-timeout', values['idle-timeout']), sendTimeoutMs: durationFlag('send-timeout', values['send-timeout']) },
+    httpAddress: bindAddressFlag('http-bind-address', values['http-bind-address']),
     httpPort: portFlag('http-port', values['http-port'], 19000),
+    exposeDebug: values['expose-debug'],
   });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
@@ -156,6 +139,7 @@ async function serve(args: string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await cp.stop();
+  security.tls?.close();
   return 0;
 }
 

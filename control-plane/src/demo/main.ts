@@ -23,7 +23,7 @@ async function main(): Promise<void> {
   }
   await sup.startControlPlane(EXAMPLES, PORTS);
 
-  await sup.startEnvoy(path.join(workDir, 'envoy-bootstrap.json'), { nodeId: 'demo-app-1', ambassador: 'movies', namespace: 'demo', xdsAddress: `127.0.0.1:${PORTS.xds}`, adminPort: PORTS.admin });
+  await sup.startEnvoy(path.join(workDir, 'envoy-bootstrap.json'), { nodeId: 'demo-app-1', ambassador: 'movies', namespace: 'demo', serviceAccount: 'movies', xdsAddress: `127.0.0.1:${PORTS.xds}`, adminPort: PORTS.admin });
 
   process.stdout.write(`
 The ambassador is up: Envoy (admin http://127.0.0.1:${PORTS.admin}) gets its whole config from the

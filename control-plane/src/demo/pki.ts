@@ -31,6 +31,8 @@ export interface CertFiles {
 export interface LeafOptions {
   /** Which CA signs it. Default 'ca'. */
   issuer?: 'ca' | 'otherCa';
+  /** URI SANs, e.g. a SPIFFE identity (client certificates). */
+  uris?: readonly string[];
 }
 
 export interface Pki {
@@ -43,7 +45,7 @@ export interface Pki {
   /** A server certificate with these SANs (the first one is also the CN). A name that is an IP
    * address becomes an IP SAN, anything else a DNS SAN (wildcards such as `*.test` allowed). */
   server(names: readonly string[], options?: LeafOptions): Promise<CertFiles>;
-  /** A client certificate with subject CN `cn` (no SANs). */
+  /** A client certificate with subject CN `cn` (and the URI SANs of `options.uris`, if any). */
   client(cn: string, options?: LeafOptions): Promise<CertFiles>;
   /** Removes the folder (only when makePki created it). */
   cleanup(): Promise<void>;
@@ -155,7 +157,11 @@ export async function makePki(dir?: string): Promise<Pki> {
       return leaf('server', first, ['extendedKeyUsage=serverAuth', `subjectAltName=${sans}`], options);
     },
     client(cn: string, options?: LeafOptions): Promise<CertFiles> {
-      return leaf('client', cn, ['extendedKeyUsage=clientAuth'], options);
+      for (const uri of options?.uris ?? []) {
+        if (!/^[A-Za-z][A-Za-z0-9+.-]*:[^\s,]+$/.test(uri)) return Promise.reject(new Error(`pki.client: unsupported URI ${JSON.stringify(uri)}`));
+      }
+      const sans = options?.uris?.length ? [`subjectAltName=${options.uris.map((u) => `URI:${u}`).join(',')}`] : [];
+      return leaf('client', cn, ['extendedKeyUsage=clientAuth', ...sans], options);
     },
     async cleanup(): Promise<void> {
       if (owned) await rm(root, { recursive: true, force: true });

@@ -28,7 +28,7 @@ async function main(r: NonNullable<typeof recipe>): Promise<void> {
   await sup.startControlPlane(dir, CONTROL);
   // .json, so that the directory source (which reads *.yaml) leaves it alone.
   await sup.startEnvoy(path.join(dir, 'envoy-bootstrap.json'), {
-    nodeId: `${r.ambassador}-1`, ambassador: r.ambassador, namespace: r.namespace,
+    nodeId: `${r.ambassador}-1`, ambassador: r.ambassador, namespace: r.namespace, serviceAccount: r.ambassador,
     ...(values.environment ? { environment: values.environment } : {}),
     xdsAddress: `127.0.0.1:${CONTROL.xds}`, adminPort: CONTROL.admin,
   });

@@ -1,11 +1,13 @@
 // Runs the demo's and the recipes' processes in the foreground: each one's output prefixed with its
 // name, the control plane's JSON logs made readable, and everything stopped on Ctrl-C or when one exits.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBootstrap, type BootstrapOptions } from '../cli/bootstrap.ts';
+import { buildBootstrap, clientCertificateSds, type BootstrapOptions } from '../cli/bootstrap.ts';
+import { makeXdsCredentials, type XdsCredentials } from './xds-credentials.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
@@ -13,6 +15,7 @@ export class Supervisor {
   private readonly children: ChildProcess[] = [];
   private readonly cleanups: (() => Promise<void> | void)[] = [];
   private stopping = false;
+  private credentials?: XdsCredentials;
 
   constructor() {
     process.on('SIGINT', () => void this.stop(0));
@@ -49,16 +52,24 @@ export class Supervisor {
     this.cleanups.push(fn);
   }
 
-  /** The control plane serving a folder of manifests on 127.0.0.1; resolves once it is ready. */
+  /** The control plane serving a folder of manifests on 127.0.0.1 over TLS, Envoys authenticated by
+   * client certificates of a throwaway CA; resolves once it is ready. */
   async startControlPlane(configDir: string, ports: { xds: number; http: number }): Promise<void> {
+    const dir = mkdtempSync(path.join(tmpdir(), 'xds-ambassador-pki-'));
+    this.onStop(() => rmSync(dir, { recursive: true, force: true }));
+    this.credentials = await makeXdsCredentials(dir);
     this.start('control-plane', process.execPath, [path.join(ROOT, 'control-plane/bin/xds-ambassador.ts'), 'serve', '--config-dir', configDir,
-      '--xds-port', String(ports.xds), '--http-port', String(ports.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
+      ...this.credentials.serveArgs(), '--xds-port', String(ports.xds), '--http-port', String(ports.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
     await waitForHttp(`http://127.0.0.1:${ports.http}/readyz`, 20_000);
   }
 
-  /** An Envoy from our generated bootstrap (written to `bootstrapFile`); resolves once it is ready. */
-  async startEnvoy(bootstrapFile: string, o: BootstrapOptions): Promise<void> {
-    writeFileSync(bootstrapFile, JSON.stringify(buildBootstrap(o), null, 2));
+  /** An Envoy from our generated bootstrap (written to `bootstrapFile`, its SDS file beside it) with
+   * the client certificate of `serviceAccount` in its namespace; resolves once it is ready. */
+  async startEnvoy(bootstrapFile: string, o: Omit<BootstrapOptions, 'auth'> & { serviceAccount: string }): Promise<void> {
+    if (!this.credentials) throw new Error('startControlPlane() first');
+    const auth = await this.credentials.clientAuth(o.namespace, o.serviceAccount, path.dirname(bootstrapFile));
+    if (auth.kind === 'certificate') for (const [file, doc] of clientCertificateSds(auth)) writeFileSync(file, JSON.stringify(doc, null, 2));
+    writeFileSync(bootstrapFile, JSON.stringify(buildBootstrap({ ...o, auth }), null, 2));
     this.start('envoy', path.join(ROOT, '.tools/bin/envoy'), ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine);
     await waitForHttp(`http://127.0.0.1:${o.adminPort}/ready`, 20_000);
   }

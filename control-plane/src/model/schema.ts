@@ -1,7 +1,7 @@
 // The ambassador config a user writes under the `ambassador.yaml` key of a labelled ConfigMap.
 // Every object is strict: an unknown field is an error, never silently ignored.
 import { z } from 'zod';
-import { dnsLabel, strict } from './schema/common.ts';
+import { dnsLabel, serviceAccountName, strict } from './schema/common.ts';
 import { listener } from './schema/listener.ts';
 import { upstream, upstreamOverride } from './schema/upstream.ts';
 
@@ -10,6 +10,9 @@ export { RETRY_CONDITIONS } from './schema/route.ts';
 
 export const ambassadorConfigSchema = strict({
   ambassador: dnsLabel('ambassador name (the node.cluster of its Envoys)'),
+  /** Only Envoys proven to run as one of these ServiceAccounts (of the ConfigMap's namespace) get
+   * this config; absent: any ServiceAccount of the namespace. */
+  serviceAccounts: z.array(serviceAccountName).min(1, { error: 'expected at least one ServiceAccount name (or remove the field to allow every ServiceAccount of the namespace)' }).optional(),
   listeners: z.array(listener).min(1, { error: 'expected at least one listener' }),
   upstreams: z.record(dnsLabel('upstream name'), upstream).default({}),
   /** Overrides for the Envoys whose node.metadata.environment names an entry. */

@@ -1,5 +1,8 @@
 // The HTTP port: /healthz (alive), /readyz (first snapshot built), /metrics, /debug/status.
+// /debug/ shows which ambassadors exist, their errors and Envoys: it is answered only on a
+// loopback address (reach it with kubectl port-forward) unless the operator exposes it.
 import http from 'node:http';
+import { isLoopback } from './loopback.ts';
 import type { Metrics } from './metrics.ts';
 
 export interface HttpEndpoints {
@@ -7,7 +10,7 @@ export interface HttpEndpoints {
   status(): unknown;
 }
 
-export async function startHttpServer(o: { address: string; port: number; metrics: Metrics; endpoints: HttpEndpoints }): Promise<{ port: number; close(): Promise<void> }> {
+export async function startHttpServer(o: { address: string; port: number; exposeDebug: boolean; metrics: Metrics; endpoints: HttpEndpoints }): Promise<{ port: number; close(): Promise<void> }> {
   const server = http.createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const reply = (code: number, type: string, body: string) => {
@@ -21,7 +24,9 @@ export async function startHttpServer(o: { address: string; port: number; metric
       case '/metrics':
         o.metrics.registry.metrics().then((m) => reply(200, o.metrics.registry.contentType, m), (e: Error) => reply(500, 'text/plain', e.message));
         return;
-      case '/debug/status': return reply(200, 'application/json', `${JSON.stringify(o.endpoints.status(), null, 2)}\n`);
+      case '/debug/status':
+        if (!o.exposeDebug && !isLoopback(req.socket.localAddress)) return reply(403, 'text/plain', '/debug/ is served on loopback only (use kubectl port-forward, or start serve with --expose-debug)\n');
+        return reply(200, 'application/json', `${JSON.stringify(o.endpoints.status(), null, 2)}\n`);
       default: return reply(404, 'text/plain', 'not found; try /healthz, /readyz, /metrics, /debug/status\n');
     }
   });

@@ -7,18 +7,34 @@ import type { Metrics } from './metrics.ts';
 
 const short = (t: string) => (isTypeUrl(t) ? SHORT_NAME[t] : t);
 
-export function xdsObserver(log: Logger, metrics: Metrics, status?: ConfigStatusSink): XdsObserver {
+/** A client refused again and again (an Envoy retrying with a bad token) is logged once per window. */
+const REFUSAL_LOG_WINDOW_MS = 10 * 60_000;
+const REFUSAL_LOG_MAX_CLIENTS = 10_000;
+
+/** `isGroup` says whether a node group exists in the config: only those become metric labels. */
+export function xdsObserver(log: Logger, metrics: Metrics, isGroup: (group: string) => boolean, status?: ConfigStatusSink): XdsObserver {
+  const refusalsLogged = new Map<string, number>();
+  const groupLabel = (g: string) => (isGroup(g) ? g : 'unconfigured');
   return {
     streamOpened(s) {
       metrics.streams.inc();
-      log.info({ stream: s.streamId, node: s.node.id, group: s.group, envoy: s.node.userAgent }, 'ADS stream opened');
+      log.info({ stream: s.streamId, node: s.node.id, group: s.group, client: s.client, envoy: s.node.userAgent }, 'ADS stream opened');
     },
     streamClosed(s, reason) {
       metrics.streams.dec();
       log.info({ stream: s.streamId, node: s.node.id, group: s.group, reason }, 'ADS stream closed');
     },
-    streamRejected(nodeId, message) {
-      log.warn({ node: nodeId }, `ADS stream refused: ${message}`);
+    streamRefused(r) {
+      metrics.refusals.inc({ reason: r.reason });
+      const host = r.peer.replace(/:\d+$/, '');
+      const key = `${host}\u0000${r.reason}`;
+      const now = Date.now();
+      const last = refusalsLogged.get(key);
+      if (last !== undefined && now - last < REFUSAL_LOG_WINDOW_MS) return;
+      refusalsLogged.delete(key);
+      if (refusalsLogged.size >= REFUSAL_LOG_MAX_CLIENTS) refusalsLogged.delete(refusalsLogged.keys().next().value ?? '');
+      refusalsLogged.set(key, now);
+      log.warn({ client: host, node: r.nodeId, reason: r.reason }, `ADS stream refused: ${r.message}`);
     },
     responseSent(s, type, version, resources) {
       metrics.responses.inc({ type: short(type) });
@@ -29,7 +45,7 @@ export function xdsObserver(log: Logger, metrics: Metrics, status?: ConfigStatus
       log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version }, 'ACK');
     },
     nack(s, type, version, message, origins, outcome) {
-      metrics.nacks.inc({ type: short(type), group: s.group });
+      metrics.nacks.inc({ type: short(type), group: groupLabel(s.group) });
       const action = outcome === 'rolled-back' ? 'the group is served its last accepted version'
         : outcome === 'kept' ? 'no earlier accepted version exists; the rejected version is not pushed again'
           : 'an older version was rejected; nothing to do';

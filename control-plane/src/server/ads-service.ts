@@ -1,10 +1,15 @@
 // The AggregatedDiscoveryService over @grpc/grpc-js, with raw-bytes serializers so that responses
-// are spliced from pre-encoded resources.
+// are spliced from pre-encoded resources. Every stream is authenticated before any state exists
+// for it: requests that arrive meanwhile wait (a few at most), and a refused stream ends before a
+// single resource is sent and before any ACK or NACK of it can reach the cache.
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import type { Authenticate } from './auth/authenticator.ts';
+import type { AuthResult, RefusalReason } from './auth/identity.ts';
 import { decodeDiscoveryRequest } from './discovery-messages.ts';
 import type { XdsObserver } from './observer.ts';
+import { ResponseWriter } from './response-writer.ts';
 import { SotwStream } from './sotw-stream.ts';
 
 const identity = (b: Buffer): Buffer => b;
@@ -27,7 +32,25 @@ export interface AdsDeps {
   cache: SnapshotCache;
   observer: XdsObserver;
   controlPlaneId: string;
+  authenticate: Authenticate;
+  /** How long a response may stay unread before the stream is closed. */
+  sendTimeoutMs: number;
 }
+
+/** Requests a client may send before its authentication completes (Envoy sends one per type). */
+const MAX_EARLY_REQUESTS = 16;
+
+const STATUS: Record<RefusalReason, grpc.status> = {
+  no_credentials: grpc.status.UNAUTHENTICATED,
+  invalid_credentials: grpc.status.UNAUTHENTICATED,
+  authenticator_unavailable: grpc.status.UNAVAILABLE,
+  namespace_mismatch: grpc.status.PERMISSION_DENIED,
+  node_id_mismatch: grpc.status.PERMISSION_DENIED,
+  not_allowed: grpc.status.PERMISSION_DENIED,
+  bad_node: grpc.status.INVALID_ARGUMENT,
+};
+
+type Refusal = Extract<AuthResult, { ok: false }>;
 
 export function adsImplementation(deps: AdsDeps): { impl: grpc.UntypedServiceImplementation; closeAll(): void } {
   const requestType = deps.root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
@@ -36,35 +59,77 @@ export function adsImplementation(deps: AdsDeps): { impl: grpc.UntypedServiceImp
 
   const streamAggregatedResources = (call: grpc.ServerDuplexStream<Buffer, Uint8Array>) => {
     open.add(call);
+    const peer = call.getPeer();
     let ended = false;
-    const stream = new SotwStream(++nextId, {
-      cache: deps.cache,
-      observer: deps.observer,
-      controlPlaneId: deps.controlPlaneId,
-      send: (bytes) => { if (!ended) call.write(bytes); },
-      reject: (message) => finish(`rejected: ${message}`, { code: grpc.status.INVALID_ARGUMENT, details: message }),
+    let stream: SotwStream | undefined;
+    /** node.id of the first request, for the refusal log. */
+    let nodeId: string | undefined;
+    const early: Buffer[] = [];
+
+    const writer = new ResponseWriter({
+      write: (bytes, done) => call.write(bytes, done),
+      onDrain: () => stream?.resume(),
+      onStalled: (message) => finish(`not reading: ${message}`, { code: grpc.status.RESOURCE_EXHAUSTED, details: message }),
+      sendTimeoutMs: deps.sendTimeoutMs,
     });
     const finish = (reason: string, status?: { code: grpc.status; details: string }) => {
       if (ended) return;
       ended = true;
       open.delete(call);
-      stream.close(reason);
+      writer.close();
+      stream?.close(reason);
       if (status) call.emit('error', Object.assign(new Error(status.details), status));
       else call.end();
     };
-    call.on('data', (bytes: Buffer) => {
-      if (ended) return;
+    const refuse = (r: Refusal, nodeId?: string) => {
+      deps.observer.streamRefused({ peer, ...(nodeId === undefined ? {} : { nodeId }), reason: r.reason, message: r.message });
+      finish(`refused: ${r.message}`, { code: STATUS[r.reason], details: r.message });
+    };
+    const handle = (bytes: Buffer) => {
+      if (ended || !stream) return;
       let req;
       try {
         req = decodeDiscoveryRequest(requestType, bytes);
       } catch (e) {
         return finish('undecodable request', { code: grpc.status.INVALID_ARGUMENT, details: `cannot decode DiscoveryRequest: ${(e as Error).message}` });
       }
+      nodeId ??= req.node?.id;
       stream.handle(req);
+    };
+
+    call.on('data', (bytes: Buffer) => {
+      if (ended) return;
+      if (stream) return handle(bytes);
+      if (early.length >= MAX_EARLY_REQUESTS) {
+        return finish('too many requests before authentication', { code: grpc.status.RESOURCE_EXHAUSTED, details: `more than ${MAX_EARLY_REQUESTS} requests before authentication completed` });
+      }
+      early.push(bytes);
     });
     call.on('end', () => finish('client closed the stream'));
     call.on('error', (e) => finish(`stream error: ${e.message}`));
     call.on('cancelled', () => finish('cancelled'));
+
+    const authorization = call.metadata.get('authorization')[0];
+    const cert = call.getAuthContext().sslPeerCertificate;
+    deps.authenticate({
+      ...(typeof authorization === 'string' ? { authorization } : {}),
+      ...(cert && Object.keys(cert).length > 0 ? { peerCertificate: cert } : {}),
+    }).then((result) => {
+      if (ended) return;
+      if (!result.ok) return refuse(result);
+      stream = new SotwStream(++nextId, {
+        cache: deps.cache,
+        observer: deps.observer,
+        controlPlaneId: deps.controlPlaneId,
+        identity: result.identity,
+        ready: () => writer.ready(),
+        send: (bytes) => { if (!ended) writer.write(bytes); },
+        refuse: (r) => refuse(r, nodeId),
+      });
+      for (const bytes of early.splice(0)) handle(bytes);
+    }, (err: unknown) => {
+      refuse({ ok: false, reason: 'authenticator_unavailable', message: `authentication failed: ${(err as Error).message}` });
+    });
   };
 
   return {

@@ -15,12 +15,15 @@
 //   still use are kept in CDS until those routes are replaced;
 // - the cache is told which served snapshot a response was built from, so that ACK/NACK (and NACK
 //   rollback) apply even when the response differs from it (retained clusters, named subsets).
+import { randomBytes } from 'node:crypto';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
 import { groupKey } from '../translate/names.ts';
 import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
+import { authorizeClients, authorizeNode, type Verdict } from './auth/authorize.ts';
+import type { Identity } from './auth/identity.ts';
 import { nodeGroup } from './node.ts';
 import type { StreamRef, XdsObserver } from './observer.ts';
 
@@ -46,15 +49,18 @@ export interface StreamDeps {
   cache: SnapshotCache;
   observer: XdsObserver;
   controlPlaneId: string;
+  /** Who the client proved to be; every node it claims is checked against it. */
+  identity: Identity;
+  /** There is room for a response (the previous one drained); resume() is called when there is again. */
+  ready(): boolean;
   send(bytes: Uint8Array): void;
-  /** Ends the stream with an INVALID_ARGUMENT status. */
-  reject(message: string): void;
+  /** Ends the stream, refused for this reason. */
+  refuse(verdict: Extract<Verdict, { ok: false }>): void;
 }
 
 export class SotwStream {
   private ref?: StreamRef;
   private unwatch?: () => void;
-  private nonces = 0;
   private readonly types = new Map<TypeUrl, TypeState>();
   /** EDS names of clusters that the latest CDS response added or changed: Envoy (re)creates them,
    * and a new instance warms only on a fresh EDS response, even when the endpoints did not change. */
@@ -63,6 +69,7 @@ export class SotwStream {
    * which it holds until the clusters are warm) or ACKed the CDS. */
   private rewarmArmed = false;
 
+  private closed = false;
   private readonly id: number;
   private readonly deps: StreamDeps;
 
@@ -76,14 +83,16 @@ export class SotwStream {
   }
 
   handle(req: DiscoveryRequest): void {
+    if (this.closed) return;
     if (!this.ref) {
-      if (!req.node) return this.deps.reject('the first DiscoveryRequest of a stream must carry the node');
+      if (!req.node) return this.deps.refuse({ ok: false, reason: 'bad_node', message: 'the first DiscoveryRequest of a stream must carry the node' });
       const g = nodeGroup(req.node);
-      if (!g.ok) {
-        this.deps.observer.streamRejected(req.node.id, g.message);
-        return this.deps.reject(g.message);
-      }
-      this.ref = { streamId: this.id, node: req.node, group: groupKey(g.group) };
+      if (!g.ok) return this.deps.refuse({ ok: false, reason: 'bad_node', message: g.message });
+      const verdict = authorizeNode(this.deps.identity, req.node, g.group.namespace);
+      if (!verdict.ok) return this.deps.refuse(verdict);
+      const who = this.deps.identity;
+      const client = who.method === 'insecure' ? 'unauthenticated (--insecure)' : `${who.namespace}/${who.serviceAccount} (${who.method})`;
+      this.ref = { streamId: this.id, node: req.node, group: groupKey(g.group), client };
       this.deps.observer.streamOpened(this.ref);
       this.unwatch = this.deps.cache.watch(this.ref.group, () => this.pushAll());
     }
@@ -120,7 +129,13 @@ export class SotwStream {
     this.pushAll();
   }
 
+  /** The previous response drained: send what is due now. */
+  resume(): void {
+    this.pushAll();
+  }
+
   close(reason: string): void {
+    this.closed = true;
     this.unwatch?.();
     this.unwatch = undefined;
     if (this.ref) this.deps.observer.streamClosed(this.ref, reason);
@@ -136,10 +151,16 @@ export class SotwStream {
   }
 
   private pushAll(): void {
-    if (!this.ref) return;
+    if (!this.ref || this.closed) return;
     const served = this.deps.cache.served(this.ref.group);
     if (!served) return; // sources not synced yet: never an empty LDS/CDS
-    for (const type of PUSH_ORDER) this.tryPush(type, served);
+    // A config edit may take this identity off the ambassador's list: it gets nothing more.
+    const verdict = authorizeClients(this.deps.identity, served.clients, this.ref.group);
+    if (!verdict.ok) return this.deps.refuse(verdict);
+    for (const type of PUSH_ORDER) {
+      if (!this.deps.ready()) return; // resume() continues once the client has read
+      this.tryPush(type, served);
+    }
   }
 
   private tryPush(type: TypeUrl, served: Snapshot): void {
@@ -234,7 +255,8 @@ export class SotwStream {
 
   private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: string): void {
     if (!this.ref) return;
-    const nonce = `${this.id}-${++this.nonces}`;
+    // Unpredictable, so that only a client that read the response can ACK or NACK it.
+    const nonce = randomBytes(12).toString('base64url');
     if (type === CLUSTER) {
       this.rewarmArmed = false;
       for (const r of resources) {

@@ -25,6 +25,9 @@ const DNS_LABEL = /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/;
 export const dnsLabel = (what: string) =>
   z.string().regex(DNS_LABEL, { error: `expected ${/^[aeiou]/.test(what) ? 'an' : 'a'} ${what}: lowercase letters, digits and "-", starting and ending with a letter or digit, at most 63 characters` });
 
+const DNS_SUBDOMAIN = /^(?=.{1,253}$)[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+export const serviceAccountName = z.string().regex(DNS_SUBDOMAIN, { error: 'expected a ServiceAccount name: lowercase letters, digits, "-" and ".", at most 253 characters' });
+
 const DURATION_EXAMPLES = 'a duration such as "250ms", "5s", "1.5s" or "2m"';
 // A bare number (timeout: 5) is a type error; say "duration", not "string", and so hint at the unit.
 export const durationMs = z.string({ error: (iss) => (iss.input === undefined ? `missing required field (expected ${DURATION_EXAMPLES})` : `expected ${DURATION_EXAMPLES}`) }).transform((s, ctx) => {
