@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_PATH } from '../helpers/envoy.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { CLI, REPO_ROOT, configMap, startControlPlaneProcess, type ControlPlaneProcess } from '../helpers/scenario.ts';
+import { CLI, REPO_ROOT, configMap, startControlPlaneProcess, xdsCredentials, type ControlPlaneProcess } from '../helpers/scenario.ts';
 
 const run = promisify(execFile);
 const GRPCURL = join(REPO_ROOT, '.tools', 'bin', 'grpcurl');
@@ -38,7 +38,18 @@ describe('grpcurl against serve', () => {
   });
   afterAll(stopAll);
 
-  const grpcurl = async (...args: string[]) => (await run(GRPCURL, ['-plaintext', ...args])).stdout;
+  // An operator's client certificate: the port asks every client for one.
+  const grpcurl = async (...args: string[]) => {
+    const creds = await xdsCredentials();
+    const me = await creds.client('xds-system', 'operator');
+    return (await run(GRPCURL, ['-cacert', creds.caFile, '-cert', me.certFile, '-key', me.keyFile, ...args])).stdout;
+  };
+
+  it('refuses a plaintext client and a TLS client without a certificate', async () => {
+    await expect(run(GRPCURL, ['-connect-timeout', '2', '-plaintext', `127.0.0.1:${cp.xdsPort}`, 'list'])).rejects.toThrow();
+    const creds = await xdsCredentials();
+    await expect(run(GRPCURL, ['-connect-timeout', '2', '-cacert', creds.caFile, `127.0.0.1:${cp.xdsPort}`, 'list'])).rejects.toThrow();
+  });
 
   it('lists the services through server reflection, with no proto files', async () => {
     const services = (await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'list')).trim().split('\n');
@@ -81,29 +92,65 @@ describe('grpcurl against serve', () => {
 });
 
 describe('bootstrap', () => {
-  it('prints a bootstrap that Envoy itself validates', async () => {
+  /** Envoy's own --mode validate on a bootstrap file. */
+  async function envoyValidates(file: string): Promise<void> {
+    const v = await run(ENVOY_PATH, ['--mode', 'validate', '-c', file, '--disable-hot-restart']);
+    // (exit code 0, or run() would have thrown; 'configuration' alone also matches Envoy's info log lines)
+    expect(v.stdout + v.stderr).toContain(`configuration '${file}' OK`);
+  }
+
+  it('prints a token-authenticated bootstrap that Envoy itself validates', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'xds-bootstrap-'));
     try {
-      const r = await cli('bootstrap', '--node-id', 'orders-7d9f-abcde', '--ambassador', 'orders', '--namespace', 'shop', '--xds-address', 'xds-ambassador.xds-system:18000', '--admin-port', '9902');
+      await writeFile(join(dir, 'token'), 'not-checked-by-envoy');
+      const r = await cli('bootstrap', '--node-id', 'orders-7d9f-abcde', '--ambassador', 'orders', '--namespace', 'shop', '--xds-address', 'xds-ambassador.xds-system.svc:18000',
+        '--admin-port', '9902', '--xds-ca', (await xdsCredentials()).caFile, '--xds-token-file', join(dir, 'token'));
       expect(r.code).toBe(0);
       expect(r.stdout).toContain('id: orders-7d9f-abcde');
       expect(r.stdout).toContain('cluster: orders');
       expect(r.stdout).toContain('namespace: shop');
       expect(r.stdout).toContain('port_value: 9902');
+      expect(r.stdout).toContain('target_uri: xds-ambassador.xds-system.svc:18000');
+      expect(r.stdout).toContain(`filename: ${join(dir, 'token')}`);
       await writeFile(join(dir, 'bootstrap.yaml'), r.stdout);
-      const v = await run(ENVOY_PATH, ['--mode', 'validate', '-c', join(dir, 'bootstrap.yaml'), '--disable-hot-restart']);
-      // (exit code 0, or run() would have thrown; 'configuration' alone also matches Envoy's info log lines)
-      expect(v.stdout + v.stderr).toContain(`configuration '${join(dir, 'bootstrap.yaml')}' OK`);
+      await envoyValidates(join(dir, 'bootstrap.yaml'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
+  });
+
+  it('writes a client-certificate bootstrap and its SDS files that Envoy itself validates', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xds-bootstrap-'));
+    try {
+      const creds = await xdsCredentials();
+      const me = await creds.client('shop', 'orders');
+      const r = await cli('bootstrap', '--node-id', 'orders-1', '--ambassador', 'orders', '--namespace', 'shop', '--xds-address', '127.0.0.1:18000',
+        '--xds-ca', creds.caFile, '--xds-client-cert', me.certFile, '--xds-client-key', me.keyFile, '--xds-server-name', 'localhost', '--output-dir', dir);
+      expect(r.code).toBe(0);
+      expect(r.stderr).toContain(join(dir, 'envoy.yaml'));
+      await envoyValidates(join(dir, 'envoy.yaml'));
+      const noDir = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--xds-ca', creds.caFile, '--xds-client-cert', me.certFile, '--xds-client-key', me.keyFile);
+      expect(noDir.code).toBe(2);
+      expect(noDir.stderr).toContain('--xds-client-cert needs --output-dir DIR');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('asks how the sidecar proves its identity', async () => {
+    const none = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('choose how the sidecar proves its identity: --xds-token-file FILE');
+    const noCa = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--xds-token-file', '/t');
+    expect(noCa.code).toBe(2);
+    expect(noCa.stderr).toContain('--xds-ca is required');
   });
 
   it('names the missing or wrong flag', async () => {
     const missing = await cli('bootstrap', '--ambassador', 'orders');
     expect(missing.code).toBe(2);
     expect(missing.stderr).toContain('--node-id is required');
-    const bad = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--xds-address', 'nowhere');
+    const bad = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--xds-address', 'nowhere', '--insecure');
     expect(bad.code).toBe(1);
     expect(bad.stderr).toContain('--xds-address: expected HOST:PORT');
     const unknown = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--colour', 'red');

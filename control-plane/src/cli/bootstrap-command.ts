@@ -44,11 +44,13 @@ export function bootstrapCommand(args: string[]): number {
     'output-dir': { type: 'string' },
     insecure: { type: 'boolean', default: false },
   });
+  const nodeId = requireFlag('node-id', values['node-id']);
+  const ambassador = requireFlag('ambassador', values.ambassador);
   const outDir = values['output-dir'];
   const auth = clientAuth(values, outDir);
   const doc = buildBootstrap({
-    nodeId: requireFlag('node-id', values['node-id']),
-    ambassador: requireFlag('ambassador', values.ambassador),
+    nodeId,
+    ambassador,
     namespace: values.namespace,
     ...(values.environment !== undefined ? { environment: environmentFlag(values.environment) } : {}),
     xdsAddress: values['xds-address'],
