@@ -1,6 +1,7 @@
 // A real ADS (State-of-the-World) client for tests: one gRPC bidi stream over a real socket, speaking
 // DiscoveryRequest / DiscoveryResponse as an Envoy would. Every response is decoded, and every resource
 // Any is decoded into its own message by its type URL.
+import { readFile } from 'node:fs/promises';
 import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import { xdsRoot } from '../../control-plane/src/xds/protos.ts';
@@ -107,14 +108,27 @@ function decodeResponse(root: protobuf.Root, responseType: protobuf.Type, bytes:
   };
 }
 
+export interface AdsConnectOptions {
+  /** TLS: the CA of the server's certificate, and optionally a client certificate. Plaintext when absent. */
+  tls?: { caFile: string; certFile?: string; keyFile?: string; serverName?: string };
+  /** Sent as `authorization: Bearer <token>`. */
+  token?: string;
+}
+
 /** Opens an ADS stream to 127.0.0.1:port. Nothing is sent until the first request(). */
-export async function openAds(port: number, node: AdsNodeOptions): Promise<AdsSession> {
+export async function openAds(port: number, node: AdsNodeOptions, connect: AdsConnectOptions = {}): Promise<AdsSession> {
   const root = await xdsRoot();
   const requestType = root.lookupType('envoy.service.discovery.v3.DiscoveryRequest');
   const responseType = root.lookupType('envoy.service.discovery.v3.DiscoveryResponse');
 
-  const client = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-  const call = client.makeBidiStreamRequest<Uint8Array, Buffer>(ADS_PATH, (b) => Buffer.from(b), (b) => b);
+  const t = connect.tls;
+  const credentials = t
+    ? grpc.credentials.createSsl(await readFile(t.caFile), t.keyFile ? await readFile(t.keyFile) : null, t.certFile ? await readFile(t.certFile) : null)
+    : grpc.credentials.createInsecure();
+  const client = new grpc.Client(`127.0.0.1:${port}`, credentials, t?.serverName ? { 'grpc.ssl_target_name_override': t.serverName } : {});
+  const callMetadata = new grpc.Metadata();
+  if (connect.token !== undefined) callMetadata.set('authorization', `Bearer ${connect.token}`);
+  const call = client.makeBidiStreamRequest<Uint8Array, Buffer>(ADS_PATH, (b) => Buffer.from(b), (b) => b, callMetadata);
 
   const queue: AdsResponse[] = [];
   const received: AdsResponse[] = [];

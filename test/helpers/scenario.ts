@@ -92,7 +92,7 @@ export async function startServe(sourceArgs: readonly string[], o: ServeOptions 
     cmd: process.execPath,
     args: [CLI, 'serve', ...sourceArgs, ...security, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
   });
-  const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 15_000);
+  const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 30_000);
   const xdsPort = Number(m[1]);
   const httpPort = Number(m[2]);
   await waitUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, o.readyTimeoutMs ?? 10_000, 'control plane ready');

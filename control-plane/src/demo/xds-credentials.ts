@@ -17,6 +17,8 @@ export interface KeyPairFiles {
 }
 
 export interface XdsCredentials {
+  /** The PKI everything is issued from (tests make odd certificates with it). */
+  pki: Pki;
   /** The CA of the server and every client certificate. */
   caFile: string;
   server: KeyPairFiles;
@@ -61,6 +63,7 @@ export async function makeXdsCredentials(dir?: string): Promise<XdsCredentials> 
     return c;
   };
   return {
+    pki,
     caFile: pki.ca.certPath,
     server,
     serveArgs: () => ['--tls-cert', server.certFile, '--tls-key', server.keyFile, '--client-ca', pki.ca.certPath],
