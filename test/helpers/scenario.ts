@@ -108,10 +108,10 @@ export async function startServe(sourceArgs: readonly string[], o: ServeOptions 
   };
 }
 
-export async function startControlPlaneProcess(files: Record<string, string>, o: { xdsPort?: number; dir?: string } = {}): Promise<ControlPlaneProcess> {
+export async function startControlPlaneProcess(files: Record<string, string>, o: { xdsPort?: number; dir?: string; extraArgs?: readonly string[] } = {}): Promise<ControlPlaneProcess> {
   const dir = o.dir ?? await mkdtemp(join(tmpdir(), 'xds-manifests-'));
   for (const [file, text] of Object.entries(files)) await writeFile(join(dir, file), text);
-  const serve = await startServe(['--config-dir', dir], o.xdsPort === undefined ? {} : { xdsPort: o.xdsPort });
+  const serve = await startServe(['--config-dir', dir, ...(o.extraArgs ?? [])], o.xdsPort === undefined ? {} : { xdsPort: o.xdsPort });
   let serial = 0;
   return {
     ...serve,

@@ -11,6 +11,7 @@ import { decodeDiscoveryRequest } from './discovery-messages.ts';
 import type { XdsObserver } from './observer.ts';
 import { ResponseWriter } from './response-writer.ts';
 import { SotwStream } from './sotw-stream.ts';
+import { resetStalledCall } from './stream-reset.ts';
 
 const identity = (b: Buffer): Buffer => b;
 const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);
@@ -69,7 +70,10 @@ export function adsImplementation(deps: AdsDeps): { impl: grpc.UntypedServiceImp
     const writer = new ResponseWriter({
       write: (bytes, done) => call.write(bytes, done),
       onDrain: () => stream?.resume(),
-      onStalled: (message) => finish(`not reading: ${message}`, { code: grpc.status.RESOURCE_EXHAUSTED, details: message }),
+      onStalled: (message) => {
+        finish(`not reading: ${message}`, { code: grpc.status.RESOURCE_EXHAUSTED, details: message });
+        resetStalledCall(call);
+      },
       sendTimeoutMs: deps.sendTimeoutMs,
     });
     const finish = (reason: string, status?: { code: grpc.status; details: string }) => {

@@ -53,6 +53,8 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
     // Envoy keeps its xDS connection alive with HTTP/2 pings; answer them, and detect dead peers.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    // Also covers a connection that never sends the HTTP/2 preface (its session starts idle); one
+    // that never finishes the TLS handshake is closed by the handshake timeout (same length).
     'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
   });
