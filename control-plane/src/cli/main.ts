@@ -9,11 +9,12 @@ import { KubeEventRecorder } from '../observe/kube-events.ts';
 import { parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
 import { buildBootstrap } from './bootstrap.ts';
 import { validatePaths } from './validate.ts';
+import { startWebhook, WEBHOOK_FLAGS, WEBHOOK_HELP, webhookSettings } from './webhook-flags.ts';
 
 const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador sidecars
 
 Usage:
-  xds-ambassador serve (--config-dir DIR | --kubernetes [--kubeconfig PATH] [--namespace NS]...) [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
+  xds-ambassador serve (--config-dir DIR | --kubernetes [--kubeconfig PATH] [--namespace NS]...) [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info] [--webhook-port N --webhook-cert PATH --webhook-key PATH]
   xds-ambassador bootstrap --node-id ID --ambassador NAME [--namespace default] [--environment ENV] [--xds-address 127.0.0.1:18000] [--admin-port 9901]
   xds-ambassador validate PATH...
   xds-ambassador COMMAND --help
@@ -41,7 +42,7 @@ Options:
   --http-port N         HTTP port for /healthz, /readyz, /metrics, /debug/status (default 19000; 0 picks a free one)
   --bind-address IP     address both ports listen on (default 0.0.0.0)
   --log-level LEVEL     trace, debug, info, warn, error (default info, or $LOG_LEVEL)
-`,
+${WEBHOOK_HELP}`,
   bootstrap: `xds-ambassador bootstrap --node-id ID --ambassador NAME [options]
 
 Prints an Envoy bootstrap (YAML) that makes Envoy fetch everything from the control plane over ADS.
@@ -127,7 +128,9 @@ async function serve(args: string[]): Promise<number> {
     'http-port': { type: 'string' },
     'bind-address': { type: 'string', default: '0.0.0.0' },
     'log-level': { type: 'string' },
+    ...WEBHOOK_FLAGS,
   });
+  const webhook = webhookSettings(values);
   if ((values['config-dir'] === undefined) === !values.kubernetes) {
     throw new UsageError('serve needs exactly one source: --config-dir DIR (manifests in a folder) or --kubernetes (an API server)');
   }
@@ -147,6 +150,10 @@ async function serve(args: string[]): Promise<number> {
     xdsPort: portFlag('xds-port', values['xds-port'], 18000),
     httpPort: portFlag('http-port', values['http-port'], 19000),
   });
+  const webhookServer = webhook && await startWebhook(webhook, values['bind-address'], cp, logger).catch(async (e: unknown) => {
+    await cp.stop();
+    throw e;
+  });
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -155,6 +162,7 @@ async function serve(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  await webhookServer?.close();
   await cp.stop();
   return 0;
 }
