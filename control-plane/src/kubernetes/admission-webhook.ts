@@ -1,7 +1,7 @@
 // The validating admission webhook: HTTPS on its own port, called by the API server with an
 // AdmissionReview for each labelled ConfigMap created or updated (deploy/control-plane/webhook.yaml).
-// The serving certificate comes from files and is swapped in when they change; connections already
-// open keep theirs, new handshakes get the new one.
+// The serving certificate comes from files and is swapped in when they change: a request in progress
+// finishes on its connection, idle connections are closed, new handshakes get the new certificate.
 import https from 'node:https';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observe/log.ts';
@@ -52,7 +52,11 @@ export async function startAdmissionWebhook(o: AdmissionWebhookOptions): Promise
   server.headersTimeout = REQUEST_TIMEOUT_MS;
   // Failed handshakes (a port scan, a client that does not trust our CA) are the client's problem.
   server.on('tlsClientError', () => {});
-  const unsubscribe = o.certificates.onChange((c) => server.setSecureContext(tls(c)));
+  const unsubscribe = o.certificates.onChange((c) => {
+    server.setSecureContext(tls(c));
+    // Idle keep-alive connections would go on with the old certificate: the next call handshakes anew.
+    server.closeIdleConnections();
+  });
 
   const port = await new Promise<number>((resolve, reject) => {
     server.once('error', reject);
