@@ -191,14 +191,19 @@ describe('admission webhook with the real API server', () => {
   it('with the control plane down, lets ConfigMaps through (failurePolicy Ignore) and the control plane still refuses a broken one', async () => {
     await cp!.stop();
     cp = undefined;
-    const started = performance.now();
-    const broken = await apply(config('broken', { timeout: 'soon' }));
-    const rollback = await apply(config('orders', { timeout: '7s' }));
-    const elapsed = performance.now() - started;
+    // A refused connection fails at once: each apply is far under the 5 s webhook timeout.
+    const timed = async (yaml: string) => {
+      const started = performance.now();
+      const r = await apply(yaml);
+      return { ...r, ms: performance.now() - started };
+    };
+    const broken = await timed(config('broken', { timeout: 'soon' }));
+    const rollback = await timed(config('orders', { timeout: '7s' }));
     expect(broken.code).toBe(0);
     expect(rollback.code).toBe(0);
-    console.log(`two applies with the webhook down took ${Math.round(elapsed)} ms`);
-    expect(elapsed).toBeLessThan(5000); // a refused connection fails fast, no 5 s timeout sat out
+    console.log(`kubectl apply with the webhook down: ${Math.round(broken.ms)} ms and ${Math.round(rollback.ms)} ms`);
+    expect(Math.max(broken.ms, rollback.ms)).toBeLessThan(5000);
+    expect(kube.apiServerOutput()).toContain('Failed calling webhook, failing open configmaps.xds-ambassador.io'); // what README tells operators to look for
 
     cp = await startControlPlane();
     const status = await cp.status();
