@@ -25,9 +25,9 @@ export const DEFAULT_TOKEN_AUDIENCE = 'xds-ambassador';
 
 /** An accepted token is asked about again after this long even if it lives longer: a deleted Pod's
  * token (or a deleted ServiceAccount's) stops working within this time. */
-export const ACCEPTED_TTL_MS = 5 * 60_000;
+const ACCEPTED_TTL_MS = 5 * 60_000;
 /** A refused token is not asked about again for this long. */
-export const REFUSED_TTL_MS = 10_000;
+const REFUSED_TTL_MS = 10_000;
 const MAX_CACHED = 10_000;
 const MAX_CONCURRENT = 8;
 const MAX_WAITING = 256;

@@ -3,7 +3,7 @@
 // comes from the API server, never from here.
 
 /** Kubernetes ServiceAccount tokens are 1-2 KB; anything far larger is not one. */
-export const MAX_TOKEN_LENGTH = 16 * 1024;
+const MAX_TOKEN_LENGTH = 16 * 1024;
 
 export interface UnverifiedClaims {
   /** The `exp` claim, in milliseconds since the epoch. */
