@@ -17,7 +17,7 @@ import { startXdsServer, type XdsLimits, type XdsServer } from './server/grpc-se
 import type { CertificateFiles } from './tls/certificate-files.ts';
 import type { Source, SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
-import { baseGroupKey } from './translate/names.ts';
+import { baseGroupKey, groupKey } from './translate/names.ts';
 import { xdsRoot } from './xds/protos.ts';
 
 export interface ControlPlaneOptions {
@@ -41,6 +41,8 @@ export interface RunningControlPlane {
   xdsPort: number;
   httpPort: number;
   cache: SnapshotCache;
+  /** The ConfigMap ("namespace/name") serving this ambassador now, if any (for the admission webhook). */
+  ownerOf(namespace: string, ambassador: string): string | undefined;
   stop(): Promise<void>;
 }
 
@@ -54,10 +56,12 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   let reported = new Set<string>();
   let status: { errors: string[]; sourceProblems: string[] } = { errors: [], sourceProblems: [] };
   let xds: XdsServer | undefined;
+  let owners = new Map<string, string>();
 
   const onChange = (state: SourceState) => {
     const started = performance.now();
     const model = builder.build(state);
+    owners = new Map([...model.ambassadors].map(([key, m]) => [key, m.configMap]));
     for (const [key, m] of model.ambassadors) {
       const snapshot = snapshotFor(key, m);
       if (snapshot) cache.set(key, snapshot);
@@ -143,6 +147,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     xdsPort: xds.port,
     httpPort: http.port,
     cache,
+    ownerOf: (namespace, ambassador) => owners.get(groupKey({ namespace, ambassador })),
     async stop() {
       await o.source.stop();
       await Promise.all([xds?.stop(), http.close()]);

@@ -55,6 +55,9 @@ export interface KubeApiServer {
   readonly adminToken: string;
   /** The kubectl built with the server (same version), e.g. for `apply --dry-run=server -k`. */
   readonly kubectlPath: string;
+  /** The private key the API server signs ServiceAccount tokens with (PEM, RSA), for tests that
+   * need a token the TokenRequest API would not issue (e.g. one that expires in seconds). */
+  readonly serviceAccountSigningKeyPath: string;
   /** A token for an existing ServiceAccount, from the TokenRequest API (valid for an hour). */
   tokenFor(serviceAccount: string, namespace: string): Promise<string>;
   /** Writes a kubeconfig that authenticates with `token` (e.g. from tokenFor) and returns its path. */
@@ -332,6 +335,7 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
       caPem,
       adminToken,
       kubectlPath: bins.kubectl,
+      serviceAccountSigningKeyPath: join(dir, 'sa.key'),
       async tokenFor(serviceAccount: string, namespace: string): Promise<string> {
         const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/serviceaccounts/${encodeURIComponent(serviceAccount)}/token`;
         const review = await kubeJson<{ status?: { token?: string } }>(endpoint, {

@@ -1,20 +1,14 @@
 // xds-ambassador: serve | bootstrap | validate.
-import { startControlPlane } from '../control-plane.ts';
-import { createLogger } from '../observe/log.ts';
-import { DirectorySource } from '../sources/directory.ts';
-import { KubernetesSource } from '../sources/kubernetes.ts';
-import { loadKubeConfig } from './kubeconfig.ts';
-import { KubeEventRecorder } from '../observe/kube-events.ts';
-import { durationFlag, parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
-import { bindAddressFlag, xdsSecurity } from './xds-security.ts';
+import { parseFlags, UsageError } from './args.ts';
 import { BOOTSTRAP_HELP, bootstrapCommand } from './bootstrap-command.ts';
+import { SERVE_HELP, serveCommand } from './serve-command.ts';
 import { validatePaths } from './validate.ts';
 
 const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador sidecars
 
 Usage:
-  xds-ambassador serve (--config-dir DIR | --kubernetes [--kubeconfig PATH] [--namespace NS]...) [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
-  xds-ambassador bootstrap --node-id ID --ambassador NAME [--namespace default] [--environment ENV] [--xds-address 127.0.0.1:18000] [--admin-port 9901]
+  xds-ambassador serve (--config-dir DIR | --kubernetes [--kubeconfig PATH] [--namespace NS]...) (--tls-cert F --tls-key F [--client-ca F] | --insecure) [options]
+  xds-ambassador bootstrap --node-id ID --ambassador NAME (--xds-token-file F | --xds-client-cert F --xds-client-key F --output-dir D | --insecure) --xds-ca F [options]
   xds-ambassador validate PATH...
   xds-ambassador COMMAND --help
 
@@ -25,23 +19,7 @@ Commands:
 `;
 
 const HELP: Record<string, string> = {
-  serve: `xds-ambassador serve (--config-dir DIR | --kubernetes) [options]
-
-Serves Envoy configuration over ADS from the labelled ConfigMaps (and the Secrets they reference):
-either every *.yaml / *.yml file in DIR (subfolders too), as you would kubectl apply them, or a
-Kubernetes API server. Edits are picked up live.
-
-Options:
-  --config-dir DIR      folder of Kubernetes manifests
-  --kubernetes          read ConfigMaps labelled xds-ambassador.io/config=true from the API server
-  --kubeconfig PATH     with --kubernetes: this kubeconfig (default: $KUBECONFIG, ~/.kube/config,
-                        or the Pod's service account when run in a cluster)
-  --namespace NS        with --kubernetes: only this namespace (repeat for several; default: all)
-  --xds-port N          gRPC port for ADS, health and reflection (default 18000; 0 picks a free one)
-  --http-port N         HTTP port for /healthz, /readyz, /metrics, /debug/status (default 19000; 0 picks a free one)
-  --bind-address IP     address both ports listen on (default 0.0.0.0)
-  --log-level LEVEL     trace, debug, info, warn, error (default info, or $LOG_LEVEL)
-`,
+  serve: SERVE_HELP,
   bootstrap: BOOTSTRAP_HELP,
   validate: `xds-ambassador validate PATH...
 
@@ -64,7 +42,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (command === 'bootstrap') return bootstrapCommand(rest);
   if (command === 'validate') return validate(rest);
-  return serve(rest);
+  return serveCommand(rest);
 }
 
 async function validate(args: string[]): Promise<number> {
@@ -77,69 +55,6 @@ async function validate(args: string[]): Promise<number> {
     return 1;
   }
   process.stdout.write(`ok: ${result.ambassadors.length} ambassador${result.ambassadors.length === 1 ? '' : 's'} (${result.ambassadors.join(', ') || 'none'})\n`);
-  return 0;
-}
-
-async function serve(args: string[]): Promise<number> {
-  const { values } = parseFlags(args, {
-    'config-dir': { type: 'string' },
-    kubernetes: { type: 'boolean', default: false },
-    kubeconfig: { type: 'string' },
-    namespace: { type: 'string', multiple: true, default: [] },
-    'xds-port': { type: 'string' },
-    'http-port': { type: 'string' },
-    'bind-address': { type: 'string', default: '0.0.0.0' },
-    'http-bind-address': { type: 'string', default: '127.0.0.1' },
-    'expose-debug': { type: 'boolean', default: false },
-    'tls-cert': { type: 'string' },
-    'tls-key': { type: 'string' },
-    'client-ca': { type: 'string' },
-    'trust-domain': { type: 'string', default: 'cluster.local' },
-    insecure: { type: 'boolean', default: false },
-    'idle-timeout': { type: 'string', default: '60s' },
-    'send-timeout': { type: 'string', default: '30s' },
-    'log-level': { type: 'string' },
-  });
-  if ((values['config-dir'] === undefined) === !values.kubernetes) {
-    throw new UsageError('serve needs exactly one source: --config-dir DIR (manifests in a folder) or --kubernetes (an API server)');
-  }
-  if (!values.kubernetes && (values.kubeconfig !== undefined || values.namespace.length > 0)) {
-    throw new UsageError('--kubeconfig and --namespace go with --kubernetes');
-  }
-  const logger = createLogger(values['log-level']);
-  const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
-  const source = kubeConfig
-    ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
-    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
-  const security = await xdsSecurity({
-    insecure: values.insecure,
-    ...(values['tls-cert'] !== undefined ? { tlsCert: values['tls-cert'] } : {}),
-    ...(values['tls-key'] !== undefined ? { tlsKey: values['tls-key'] } : {}),
-    ...(values['client-ca'] !== undefined ? { clientCa: values['client-ca'] } : {}),
-    trustDomain: values['trust-domain'],
-  }, logger);
-  const cp = await startControlPlane({
-    source,
-    logger,
-    ...(kubeConfig ? { status: new KubeEventRecorder(kubeConfig, logger) } : {}),
-    xdsAddress: bindAddressFlag('bind-address', values['bind-address']),
-    xdsPort: portFlag('xds-port', values['xds-port'], 18000),
-    ...security,
-    xdsLimits: { idleTimeoutMs: durationFlag('idle-timeout', values['idle-timeout']), sendTimeoutMs: durationFlag('send-timeout', values['send-timeout']) },
-    httpAddress: bindAddressFlag('http-bind-address', values['http-bind-address']),
-    httpPort: portFlag('http-port', values['http-port'], 19000),
-    exposeDebug: values['expose-debug'],
-  });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info({ signal }, 'shutting down');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
-  await cp.stop();
-  security.tls?.close();
   return 0;
 }
 

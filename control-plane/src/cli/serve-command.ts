@@ -1,0 +1,127 @@
+// `serve`: flags → a running control plane (plus the admission webhook), until SIGTERM or SIGINT.
+import { startControlPlane } from '../control-plane.ts';
+import { DEFAULT_TOKEN_AUDIENCE, TokenReviewVerifier } from '../kubernetes/token-verifier.ts';
+import { KubeEventRecorder } from '../observe/kube-events.ts';
+import { createLogger } from '../observe/log.ts';
+import { DirectorySource } from '../sources/directory.ts';
+import { KubernetesSource } from '../sources/kubernetes.ts';
+import { durationFlag, parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
+import { loadKubeConfig } from './kubeconfig.ts';
+import { startWebhook } from './webhook.ts';
+import { bindAddressFlag, xdsSecurity } from './xds-security.ts';
+
+export const SERVE_HELP = `xds-ambassador serve (--config-dir DIR | --kubernetes) (--tls-cert F --tls-key F [--client-ca F] | --insecure) [options]
+
+Serves Envoy configuration over ADS from the labelled ConfigMaps (and the Secrets they reference):
+either every *.yaml / *.yml file in DIR (subfolders too), as you would kubectl apply them, or a
+Kubernetes API server. Edits are picked up live. The xDS port is TLS; every Envoy proves who it is
+(a namespace and ServiceAccount) and gets only what that identity may have.
+
+Source:
+  --config-dir DIR        folder of Kubernetes manifests
+  --deletion-grace D      with --config-dir: how long an object must stay gone before it counts as deleted (default 2s)
+  --kubernetes            read ConfigMaps labelled xds-ambassador.io/config=true from the API server
+  --kubeconfig PATH       with --kubernetes: this kubeconfig (default: $KUBECONFIG, ~/.kube/config,
+                          or the Pod's service account when run in a cluster)
+  --namespace NS          with --kubernetes: only this namespace (repeat for several; default: all)
+
+xDS security:
+  --tls-cert FILE         the xDS port's certificate (PEM, e.g. tls.crt of a kubernetes.io/tls Secret);
+  --tls-key FILE            reloaded when the files change; also the admission webhook's certificate
+  --client-ca FILE        Envoys prove their identity with a client certificate signed by this CA, whose
+                          URI SAN is spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/SERVICE_ACCOUNT
+  --trust-domain NAME     with --client-ca: the trust domain of those identities (default cluster.local)
+  --token-audience AUD    with --kubernetes and no --client-ca: Envoys present a ServiceAccount token
+                          for this audience, checked with the TokenReview API (default ${DEFAULT_TOKEN_AUDIENCE})
+  --insecure              plaintext xDS, no authentication, every node believed (warns at start;
+                          only for a trusted loopback or a test)
+  --idle-timeout D        close a connection with no stream, or an unfinished TLS handshake, after D (default 60s)
+  --send-timeout D        close a stream whose client has not read a response for D (default 30s)
+
+Ports:
+  --xds-port N            gRPC port for ADS, health and reflection (default 18000; 0 picks a free one)
+  --bind-address IP       address of the xDS and webhook ports (default 0.0.0.0)
+  --http-port N           HTTP port for /healthz, /readyz, /metrics, /debug/status (default 19000; 0 picks a free one)
+  --http-bind-address IP  address of the HTTP port (default 127.0.0.1; 0.0.0.0 for Kubernetes probes)
+  --expose-debug          answer /debug/ on a non-loopback HTTP address too (default: loopback only)
+  --webhook-port N        serve the validating admission webhook (HTTPS, POST /validate-configmap) on
+                          this port with the --tls-cert certificate (default: off; 0 picks a free one)
+  --log-level LEVEL       trace, debug, info, warn, error (default info, or $LOG_LEVEL)
+`;
+
+export async function serveCommand(args: string[]): Promise<number> {
+  const { values } = parseFlags(args, {
+    'config-dir': { type: 'string' },
+    'deletion-grace': { type: 'string' },
+    kubernetes: { type: 'boolean', default: false },
+    kubeconfig: { type: 'string' },
+    namespace: { type: 'string', multiple: true, default: [] },
+    'xds-port': { type: 'string' },
+    'http-port': { type: 'string' },
+    'bind-address': { type: 'string', default: '0.0.0.0' },
+    'http-bind-address': { type: 'string', default: '127.0.0.1' },
+    'expose-debug': { type: 'boolean', default: false },
+    'tls-cert': { type: 'string' },
+    'tls-key': { type: 'string' },
+    'client-ca': { type: 'string' },
+    'trust-domain': { type: 'string', default: 'cluster.local' },
+    'token-audience': { type: 'string' },
+    insecure: { type: 'boolean', default: false },
+    'idle-timeout': { type: 'string', default: '60s' },
+    'send-timeout': { type: 'string', default: '30s' },
+    'webhook-port': { type: 'string' },
+    'log-level': { type: 'string' },
+  });
+  if ((values['config-dir'] === undefined) === !values.kubernetes) {
+    throw new UsageError('serve needs exactly one source: --config-dir DIR (manifests in a folder) or --kubernetes (an API server)');
+  }
+  if (!values.kubernetes && (values.kubeconfig !== undefined || values.namespace.length > 0 || values['token-audience'] !== undefined)) {
+    throw new UsageError('--kubeconfig, --namespace and --token-audience go with --kubernetes');
+  }
+  const logger = createLogger(values['log-level']);
+  const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
+  const source = kubeConfig
+    ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
+    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
+  const audience = values['token-audience'] ?? DEFAULT_TOKEN_AUDIENCE;
+  const security = await xdsSecurity({
+    insecure: values.insecure,
+    ...(values['tls-cert'] !== undefined ? { tlsCert: values['tls-cert'] } : {}),
+    ...(values['tls-key'] !== undefined ? { tlsKey: values['tls-key'] } : {}),
+    ...(values['client-ca'] !== undefined ? { clientCa: values['client-ca'] } : {}),
+    trustDomain: values['trust-domain'],
+    ...(kubeConfig ? { tokenVerifier: () => new TokenReviewVerifier({ kubeConfig, audience, logger }) } : {}),
+  }, logger);
+  if (values['webhook-port'] !== undefined && !security.tls) throw new UsageError('--webhook-port needs --tls-cert and --tls-key: the API server calls webhooks over HTTPS only');
+  const xdsAddress = bindAddressFlag('bind-address', values['bind-address']);
+  const cp = await startControlPlane({
+    source,
+    logger,
+    ...(kubeConfig ? { status: new KubeEventRecorder(kubeConfig, logger) } : {}),
+    xdsAddress,
+    xdsPort: portFlag('xds-port', values['xds-port'], 18000),
+    ...security,
+    xdsLimits: { idleTimeoutMs: durationFlag('idle-timeout', values['idle-timeout']), sendTimeoutMs: durationFlag('send-timeout', values['send-timeout']) },
+    httpAddress: bindAddressFlag('http-bind-address', values['http-bind-address']),
+    httpPort: portFlag('http-port', values['http-port'], 19000),
+    exposeDebug: values['expose-debug'],
+  });
+  const webhook = values['webhook-port'] !== undefined && security.tls
+    ? await startWebhook(portFlag('webhook-port', values['webhook-port'], 0), xdsAddress, security.tls, cp, logger).catch(async (e: unknown) => {
+      await cp.stop();
+      throw e;
+    })
+    : undefined;
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      resolve();
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  await webhook?.close();
+  await cp.stop();
+  security.tls?.close();
+  return 0;
+}

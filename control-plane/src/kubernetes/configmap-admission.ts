@@ -1,0 +1,75 @@
+// Whether the API server should store a ConfigMap: the same per-ConfigMap validation the pipeline
+// runs (parseConfigMap, so `kubectl apply` prints what `xds-ambassador validate` prints), plus the
+// one check that needs the other ConfigMaps: an ambassador already served by another ConfigMap of
+// the namespace is not taken over. Whatever the control plane would ignore is allowed.
+import { formatConfigError, type ConfigError } from '../model/errors.ts';
+import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap } from '../model/parse-configmap.ts';
+import { fromConfigMap } from '../sources/kubernetes-objects.ts';
+import { admittedConfigMapSchema, type AdmissionRequest, type AdmittedConfigMap, type Verdict } from './admission-review.ts';
+
+/** What the running pipeline knows about who serves which ambassador. */
+export interface AmbassadorOwners {
+  /** The ConfigMap ("namespace/name") whose config is served to this ambassador's Envoys now;
+   * undefined when none is (or before the control plane has read its sources once). */
+  ownerOf(namespace: string, ambassador: string): string | undefined;
+}
+
+/** The request cannot be what the API server sends (answered 400, never allowed or refused). */
+export class MalformedAdmissionRequest extends Error {}
+
+/** A refusal lists at most this many errors (a hostile ConfigMap can have thousands). */
+const MAX_ERRORS = 20;
+
+export function admitConfigMap(request: AdmissionRequest, owners: AmbassadorOwners): Verdict {
+  if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { allowed: true };
+  if (request.kind.group !== '' || request.kind.kind !== 'ConfigMap') return { allowed: true };
+  const object = admittedConfigMapSchema.safeParse(request.object);
+  if (!object.success) throw new MalformedAdmissionRequest(`request.object is not a ConfigMap (${object.error.issues[0]?.path.join('.') ?? ''}: ${object.error.issues[0]?.message ?? ''})`);
+  const cm = toSourceObject(request, object.data);
+  if (!cm || !isAmbassadorConfigMap(cm)) return { allowed: true };
+  // A ConfigMap on its way out (finalizers being removed) is not stopped, whatever it holds.
+  if (object.data.metadata.deletionTimestamp !== undefined) return { allowed: true };
+  if (request.operation === 'UPDATE') {
+    // An edit that leaves the config as it was (labels, annotations, finalizers) changes nothing
+    // the control plane serves: refusing it would only make an old invalid ConfigMap impossible to
+    // label, annotate or delete.
+    const old = admittedConfigMapSchema.safeParse(request.oldObject);
+    const oldCm = old.success ? toSourceObject(request, old.data) : undefined;
+    if (oldCm && isAmbassadorConfigMap(oldCm) && oldCm.data[CONFIG_KEY] === cm.data[CONFIG_KEY]) return { allowed: true };
+  }
+
+  const id = `${cm.namespace}/${cm.name}`;
+  let parsed: ReturnType<typeof parseConfigMap>;
+  try {
+    parsed = parseConfigMap(cm);
+  } catch (e) {
+    return refuse([{ object: id, key: CONFIG_KEY, path: '', message: `cannot be read: ${(e as Error).message}` }]);
+  }
+  if (!parsed.ok) return refuse(parsed.errors);
+
+  const ambassador = parsed.config.ambassador;
+  const owner = owners.ownerOf(cm.namespace, ambassador);
+  if (owner !== undefined && owner !== id) {
+    return refuse([{
+      object: id,
+      key: CONFIG_KEY,
+      path: 'ambassador',
+      message: `ambassador "${ambassador}" in namespace "${cm.namespace}" is already configured by ConfigMap ${owner}; put all of an ambassador's listeners in one ConfigMap, or give this one another ambassador name`,
+    }]);
+  }
+  return { allowed: true };
+}
+
+/** The ConfigMap as the Kubernetes source would hand it to the pipeline. On CREATE the name may
+ * still be a generateName prefix. */
+function toSourceObject(request: AdmissionRequest, o: AdmittedConfigMap): ReturnType<typeof fromConfigMap> {
+  const namespace = o.metadata.namespace ?? request.namespace ?? '';
+  const name = o.metadata.name ?? request.name ?? (o.metadata.generateName === undefined ? '' : `${o.metadata.generateName}<generated>`);
+  return fromConfigMap({ metadata: { namespace, name, labels: o.metadata.labels }, data: o.data });
+}
+
+function refuse(errors: readonly ConfigError[]): Verdict {
+  const shown = errors.slice(0, MAX_ERRORS).map(formatConfigError);
+  if (errors.length > MAX_ERRORS) shown.push(`… and ${errors.length - MAX_ERRORS} more errors (xds-ambassador validate FILE lists them all)`);
+  return { allowed: false, message: shown.join('\n') };
+}
