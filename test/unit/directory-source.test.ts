@@ -147,6 +147,8 @@ items:
     expect(s.objects.get('ConfigMap/shop/orders')).toEqual({
       kind: 'ConfigMap', namespace: 'shop', name: 'orders', origin: path.join(dir, 'app.yaml#1'),
       labels: { 'xds-ambassador.io/config': 'true' }, data: { 'ambassador.yaml': 'ambassador: orders\n' },
+      // The `|` of ambassador.yaml is on line 8: its text's line n is the file's line 8 + n.
+      file: { path: path.join(dir, 'app.yaml'), line: 1, keys: { 'ambassador.yaml': { line: 9, literal: true } } },
     });
     const tmdb = s.objects.get('Secret/shop/tmdb');
     expect(tmdb).toMatchObject({ type: 'Opaque', origin: path.join(dir, 'app.yaml#2') });
@@ -312,13 +314,23 @@ describe('DirectorySource: watching', () => {
     // Atomic rewrites, so no scan can see a half-written file and (rightly) notify.
     await fsp.utimes(path.join(dir, 'a.yaml'), new Date(), new Date()); // touch
     await writeAtomic('a.yaml', cm('a', 'v1')); // same bytes
-    await writeAtomic('a.yaml', `# a comment\n${cm('a', 'v1')}`); // different bytes, same objects
+    await writeAtomic('a.yaml', `${cm('a', 'v1')}# a comment\n`); // different bytes, same objects (on the same lines)
     await sleep(DEBOUNCE_MS * 10); // let those be scanned on their own
     await write('b.yaml', cm('b'));
     // The only notification is for b: had the rewrites notified, that state would come first.
     const s = await rec.next();
     expect(cmValue(s, 'b')).toBe('v');
     expect(rec.states).toHaveLength(2);
+  });
+
+  it('calls onChange when a ConfigMap moves to other lines of its file (its errors name them)', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    const before = (await rec.next()).objects.get('ConfigMap/default/a');
+    await writeAtomic('a.yaml', `# a comment\n${cm('a', 'v1')}`);
+    const after = (await rec.next()).objects.get('ConfigMap/default/a');
+    expect(before?.kind === 'ConfigMap' && before.file?.keys['key']?.line).toBe(6);
+    expect(after?.kind === 'ConfigMap' && after.file?.keys['key']?.line).toBe(7);
   });
 
   it('stops calling onChange after stop()', async () => {
