@@ -245,6 +245,7 @@ describe('DirectorySource: hostile files', () => {
     expect(problem([0x41, 0xed, 0xa0, 0x80])).toMatch(/line 4, column 13: not UTF-8 text \(byte 0xED\)/); // a UTF-16 surrogate
     expect(problem([0xe2, 0x82])).toMatch(/line 4, column 12: not UTF-8 text \(byte 0xE2\)/); // cut short (by the quote)
     expect(problem([0xf4, 0x90, 0x80, 0x80])).toMatch(/not UTF-8 text \(byte 0xF4\)/); // above U+10FFFF
+    expect((parseManifestFile('g.yaml', new Uint8Array([0xff, 0x0a, 0x0a])) as { problem: { message: string } }).problem.message).toMatch(/^g\.yaml: line 1, column 1: not UTF-8 text \(byte 0xFF\)/);
     // A UTF-8 byte order mark is fine, as it is for kubectl.
     expect(parseManifestFile('f.yaml', new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from(cm('a'))]))).toMatchObject({ objects: [{ name: 'a' }] });
   });

@@ -210,8 +210,8 @@ function manifestLines(ctx: Context, path: Path, keys: readonly string[]): Manif
  * decoding anyway would silently turn such bytes (say in a Secret's stringData) into U+FFFD. */
 function decodeUtf8(path: string, bytes: Uint8Array): { text: string } | { problem: SourceProblem } {
   if (isUtf8(bytes)) return { text: new TextDecoder().decode(bytes) };
-  const at = invalidUtf8At(bytes);
-  const lineStart = bytes.lastIndexOf(0x0a, at - 1) + 1;
+  const at = Math.max(0, invalidUtf8At(bytes));
+  const lineStart = at === 0 ? 0 : bytes.lastIndexOf(0x0a, at - 1) + 1;
   let line = 1;
   for (let i = 0; i < lineStart; i++) if (bytes[i] === 0x0a) line++;
   const column = [...new TextDecoder().decode(bytes.subarray(lineStart, at))].length + 1;
