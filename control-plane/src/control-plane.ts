@@ -4,8 +4,9 @@ import { consistencyProblems } from './cache/consistency.ts';
 import { encodeResource } from './cache/encode.ts';
 import { SnapshotCache } from './cache/snapshot-cache.ts';
 import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
-import { formatConfigError } from './model/errors.ts';
+import { formatConfigError, type ConfigError } from './model/errors.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
+import { CONFIG_KEY } from './model/parse-configmap.ts';
 import type { AmbassadorConfig } from './model/schema.ts';
 import type { ConfigStatusSink } from './observe/config-status.ts';
 import { startHttpServer } from './observe/http.ts';
@@ -55,15 +56,28 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const built = new Map<string, { config: AmbassadorConfig; secretsVersion: string; snapshot: Snapshot }>();
   let reported = new Set<string>();
   let status: { errors: string[]; sourceProblems: string[] } = { errors: [], sourceProblems: [] };
+  let buildFailure: string | undefined;
   let xds: XdsServer | undefined;
   let owners = new Map<string, string>();
 
+  // Nothing a source delivers may stop the next delivery from being built: an exception here (a
+  // bug; per-ConfigMap problems are errors on that ConfigMap) leaves every group as it was.
   const onChange = (state: SourceState) => {
+    try {
+      build(state);
+      buildFailure = undefined;
+    } catch (err) {
+      buildFailure = `building the configuration failed (an internal error, please report it: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}); Envoys keep what they have`;
+      log.error({ err }, buildFailure);
+    }
+  };
+
+  const build = (state: SourceState) => {
     const started = performance.now();
     const model = builder.build(state);
     owners = new Map([...model.ambassadors].map(([key, m]) => [key, m.configMap]));
     for (const [key, m] of model.ambassadors) {
-      const snapshot = snapshotFor(key, m);
+      const snapshot = snapshotFor(key, m, model.errors);
       if (snapshot) cache.set(key, snapshot);
     }
     for (const key of cache.groupNames()) {
@@ -84,7 +98,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       if (list.some((f) => !reported.has(f.text))) o.status?.rejected(configMap, list.map((f) => f.text));
     }
     reported = new Set(errors);
-    status = { errors, sourceProblems: state.problems.map((p) => `${p.origin}: ${p.message}`) };
+    status = { errors, sourceProblems: state.problems.map((p) => p.message) }; // each message starts with its origin
     metrics.configErrors.set(errors.length + state.problems.length);
     metrics.groups.set(model.ambassadors.size);
     metrics.buildSeconds.observe((performance.now() - started) / 1000);
@@ -97,17 +111,21 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     }
   };
 
-  const snapshotFor = (key: string, m: AmbassadorModel): Snapshot | undefined => {
+  /** The group's snapshot; a failure to make one is an error on its ConfigMap, added to `errors`. */
+  const snapshotFor = (key: string, m: AmbassadorModel, errors: ConfigError[]): Snapshot | undefined => {
     const previous = built.get(key);
     if (previous?.config === m.config && previous.secretsVersion === m.secretsVersion) return previous.snapshot;
     let snapshot: Snapshot;
+    let problems: string[];
     try {
       snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`], m.config.serviceAccounts);
+      problems = consistencyProblems(snapshot);
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
+      const message = `could not be translated for ${key} (an internal error, please report it: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}) — its Envoys keep their previous configuration`;
+      errors.push({ object: m.configMap, key: CONFIG_KEY, path: '', message });
       return undefined;
     }
-    const problems = consistencyProblems(snapshot);
     if (problems.length > 0) {
       log.error({ group: key, problems }, 'inconsistent snapshot (a bug): the group keeps its previous snapshot');
       return undefined;
@@ -137,7 +155,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     metrics,
     endpoints: {
       ready: () => cache.isSynced(),
-      status: () => ({ ready: cache.isSynced(), groups: cache.status(), ...status }),
+      status: () => ({ ready: cache.isSynced(), groups: cache.status(), ...status, errors: buildFailure ? [...status.errors, buildFailure] : status.errors }),
     },
   });
   log.info({ xds_port: xds.port, http_port: http.port }, 'listening');

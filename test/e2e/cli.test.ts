@@ -1,6 +1,6 @@
 // The command line as a user meets it: serve (with grpcurl against it), bootstrap, validate, --help.
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -14,7 +14,7 @@ const GRPCURL = join(REPO_ROOT, '.tools', 'bin', 'grpcurl');
 
 async function cli(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const r = await run(process.execPath, [CLI, ...args]);
+    const r = await run(process.execPath, [CLI, ...args], { timeout: 20_000 });
     return { code: 0, stdout: r.stdout, stderr: r.stderr };
   } catch (e) {
     const err = e as { code: number; stdout: string; stderr: string };
@@ -183,9 +183,36 @@ listeners:
     await writeFile(join(dir, 'broken.yaml'), 'kind: ConfigMap\nmetadata: {name: [x\n');
     const r = await cli('validate', dir);
     expect(r.code).toBe(1);
-    expect(r.stdout).toContain('ConfigMap shop/bad: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 99999');
+    // The line in the file (13), then the line within its ambassador.yaml (4).
+    expect(r.stdout).toContain(`error: ${join(dir, 'bad.yaml')}:13: ConfigMap shop/bad: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 99999`);
     expect(r.stdout).toContain(`${join(dir, 'broken.yaml')}`);
     expect(r.stdout).toMatch(/^2 errors$/m);
+  });
+
+  it('names the file and the ConfigMap of an alias bomb, and of bytes that are not UTF-8', async () => {
+    const bombs = join(dir, 'bombs');
+    await mkdir(bombs);
+    const laughs = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]', ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcd'[i]}`).join(', ')}]`), `f: [${Array(10).fill('*e').join(', ')}]`].join('\n');
+    await writeFile(join(bombs, 'laughs.yaml'), configMap({ name: 'laughs', namespace: 'shop', config: laughs }));
+    await writeFile(join(bombs, 'latin1.yaml'), Buffer.concat([Buffer.from(GOOD.replace('name: ok', 'name: latin1')), Buffer.from('# caf\xe9\n', 'latin1')]));
+    const r = await cli('validate', bombs);
+    expect(r.stdout).toBe([
+      `error: ${join(bombs, 'latin1.yaml')}: line ${GOOD.split('\n').length}, column 6: not UTF-8 text (byte 0xE9) — save the file as UTF-8; a binary value goes base64-encoded under a Secret's data (or a ConfigMap's binaryData)`,
+      `error: ${join(bombs, 'laughs.yaml')}:13: ConfigMap shop/laughs: ambassador.yaml (line 4): YAML aliases: the aliases (*name) expand to more than 10000 values — write the repeated parts out, or use fewer aliases`,
+      '2 errors',
+      '',
+    ].join('\n'));
+    expect(r.code).toBe(1);
+  });
+
+  it('refuses a FIFO (which it used to wait on forever)', async () => {
+    const fifo = join(dir, 'pipe.yaml');
+    await run('mkfifo', [fifo]);
+    const started = performance.now();
+    const r = await cli('validate', fifo);
+    expect(performance.now() - started).toBeLessThan(10_000);
+    expect(r.stdout).toBe(`error: ${fifo}: not a regular file (a FIFO) — only manifest files (and folders of them) are read\n1 error\n`);
+    expect(r.code).toBe(1);
   });
 
   it('explains a path that does not exist', async () => {

@@ -2,6 +2,7 @@
 // config keeps serving; a config Envoy rejects (NACK) is reported with Envoy's own message and the
 // group goes back to its last accepted version.
 import net from 'node:net';
+import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstream.ts';
 import type { EnvoyHandle } from '../helpers/envoy.ts';
@@ -53,7 +54,8 @@ afterAll(async () => {
 it('reports an invalid manifest precisely and keeps serving the previous config', async () => {
   const mark = cp.proc.output().length;
   await cp.write('guarded.yaml', manifest('v2', '', '\n        timeout: soon'));
-  const expected = 'ConfigMap safe/guarded: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found "soon"';
+  // The line in the file, then the path and the line within ambassador.yaml.
+  const expected = `${join(cp.dir, 'guarded.yaml')}:17: ConfigMap safe/guarded: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found "soon"`;
   await waitUntil(async () => (await cp.status()).errors.length > 0, 2000, 'the error in /debug/status');
   expect((await cp.status()).errors).toEqual([expected]);
   expect(cp.proc.output().slice(mark)).toContain(expected.replaceAll('"', '\\"'));

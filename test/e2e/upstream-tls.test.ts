@@ -1,5 +1,6 @@
 // TLS origination over SDS with a real Envoy and real TLS upstreams: SNI, CA from a Secret, SAN
 // verification, client certificates, certificate rotation with no restart, missing Secrets.
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTlsUpstream, type TlsUpstream } from '../../control-plane/src/demo/tls-upstream.ts';
 import { makePki, type Pki } from '../../control-plane/src/demo/pki.ts';
@@ -110,7 +111,7 @@ describe('upstream TLS', () => {
     expect(r.body).toContain('Secret tls/nope not found');
     expect((await get(port, '/plain')).status).toBe(200);
     expect((await cp.status()).errors).toContain(
-      'ConfigMap tls/secure: ambassador.yaml: upstreams.ghost.tls.ca.secret: Secret tls/nope not found; create it in namespace "tls", or fix the name at upstreams.ghost.tls.ca.secret',
+      `${join(cp.dir, 'secure.yaml')}:10: ConfigMap tls/secure: ambassador.yaml: upstreams.ghost.tls.ca.secret: Secret tls/nope not found; create it in namespace "tls", or fix the name at upstreams.ghost.tls.ca.secret`,
     );
     // Creating the Secret brings the route up, with no restart.
     await cp.write('late.yaml', secretManifest({ name: 'nope', namespace: NS, data: { 'ca.crt': pki.ca.cert } }));

@@ -5,7 +5,9 @@
 import { describe, expect, it } from 'vitest';
 import { formatConfigError } from '../../control-plane/src/model/errors.ts';
 import { ModelBuilder } from '../../control-plane/src/model/model-builder.ts';
-import { CONFIG_LABEL, parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
+import { CONFIG_LABEL, MAX_ERRORS, parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
+import { MAX_ALIAS_VALUES, MAX_DEPTH } from '../../control-plane/src/model/safe-yaml.ts';
+import { parseManifestFile } from '../../control-plane/src/sources/manifests.ts';
 import { objectKey } from '../../control-plane/src/sources/types.ts';
 import type { ConfigMapObject, SourceObject, SourceState } from '../../control-plane/src/sources/types.ts';
 
@@ -243,6 +245,20 @@ describe('ModelBuilder', () => {
   const state = (...objects: SourceObject[]): SourceState => ({ objects: new Map(objects.map((o) => [objectKey(o), o])), problems: [] });
   const cm = (name: string, text: string, labelled = true) => configMap({ 'ambassador.yaml': text }, name, labelled);
 
+  it('an invalid ConfigMap is parsed once, not on every build (until its content changes)', () => {
+    const builder = new ModelBuilder();
+    const broken = cm('orders', VALID.replace('port: 8000', 'port: 0'));
+    const other = (port: number) => cm('other', VALID.replace('ambassador: orders', 'ambassador: other').replace('port: 8000', `port: ${port}`));
+    const first = builder.build(state(broken, other(1)));
+    const second = builder.build(state(broken, other(2))); // another ConfigMap edited
+    expect(second.errors).toHaveLength(1);
+    expect(second.errors[0]).toBe(first.errors[0]); // the very same error object: not parsed again
+    const edited = builder.build(state(cm('orders', VALID.replace('port: 8000', 'port: 99999')), other(2)));
+    expect(edited.errors.map(formatConfigError)).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 99999',
+    ]);
+  });
+
   it('two ConfigMaps claiming one ambassador: the first by name wins, the second gets the error', () => {
     const result = new ModelBuilder().build(state(cm('zz-second', VALID), cm('aa-first', VALID)));
     expect([...result.ambassadors.entries()].map(([k, m]) => [k, m.configMap])).toEqual([['shop/orders', 'shop/aa-first']]);
@@ -291,5 +307,120 @@ describe('ModelBuilder', () => {
     const result = new ModelBuilder().build(state(cm('orders', VALID, false), cm('junk', 'not: [valid', false)));
     expect(result.ambassadors.size).toBe(0);
     expect(result.errors).toEqual([]);
+  });
+});
+
+// Whoever can create a ConfigMap may be hostile: no text makes parseConfigMap throw, overflow the
+// stack or walk an exponential structure; each limit is an error with the line and the fix.
+describe('hostile input', () => {
+  const list = (n: number, item: string) => Array(n).fill(item).join(', ');
+
+  it('the alias bomb that crashed every replica (101 aliases of a list) is just an invalid config', () => {
+    expect(errorsOf(`x: &x [1]\ny: [${list(101, '*x')}]\n`)).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): missing required field (expected a string)',
+      'ConfigMap shop/orders: ambassador.yaml: listeners (line 1): missing required field (expected a list)',
+      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, listeners, upstreams, environments',
+    ]);
+  });
+
+  it('aliases of aliases ("billion laughs") stop at the alias expansion limit', () => {
+    const laughs = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]', `b: &b [${list(10, '*a')}]`, `c: &c [${list(10, '*b')}]`, `d: &d [${list(10, '*c')}]`, `e: &e [${list(10, '*d')}]`, `f: [${list(10, '*e')}]`];
+    expect(errorsOf(laughs.join('\n'))).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml (line 4): YAML aliases: the aliases (*name) expand to more than ${MAX_ALIAS_VALUES} values — write the repeated parts out, or use fewer aliases`,
+    ]);
+    // Aliases within the limit are fine: a shared retry policy, say.
+    const shared = VALID.replace('upstream: a', 'upstream: a\n        retries: &r {attempts: 2}').replace('  b:', '  b:\n    healthCheck: {path: /h}');
+    expect(parseConfigMap(configMap({ 'ambassador.yaml': shared.replace('retries: &r {attempts: 2}', 'retries: &r {attempts: 2}\n      - {match: {prefix: /x}, upstream: b, retries: *r}') })).ok).toBe(true);
+  });
+
+  it('an alias inside the node it names (an endless loop), and an alias with no anchor', () => {
+    expect(errorsOf('ambassador: orders\nlisteners: &l [*l]\n')).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml (line 2): YAML aliases: *l is inside the value of &l it refers to (an endless loop) — remove the alias',
+    ]);
+    expect(errorsOf('ambassador: orders\nlisteners: *l\n')).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml (line 2): YAML aliases: *l refers to no anchor &l before it — define the anchor first, or fix the name',
+    ]);
+  });
+
+  it(`nesting deeper than ${MAX_DEPTH} levels, written out or through an alias`, () => {
+    const nested = (n: number) => `${'['.repeat(n)}${']'.repeat(n)}`;
+    const tooDeep = `ConfigMap shop/orders: ambassador.yaml (line 2): YAML nesting: more than ${MAX_DEPTH} levels of maps and lists — a config never needs that many; remove the extra nesting`;
+    expect(errorsOf(`ambassador: orders\nlisteners: ${nested(MAX_DEPTH)}\n`)).toEqual([tooDeep]); // + the top-level map
+    // 50000 levels: the yaml library's recursive composer would overflow the stack on it.
+    expect(errorsOf(`ambassador: orders\nlisteners: ${nested(50_000)}\n`)).toEqual([tooDeep]);
+    expect(errorsOf(`ambassador: orders\nx: &x ${nested(60)}\nlisteners: ${'['.repeat(45)}*x${']'.repeat(45)}\n`)).toEqual([
+      `ConfigMap shop/orders: ambassador.yaml (line 3): YAML nesting: with the alias *x expanded, more than ${MAX_DEPTH} levels of maps and lists — remove the extra nesting`,
+    ]);
+    // At the limit, it is the schema that objects.
+    expect(errorsOf(`ambassador: orders\nlisteners: ${nested(MAX_DEPTH - 1)}\n`)).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0] (line 2): expected a map, found a list (1 item)',
+    ]);
+  });
+
+  it(`lists the first ${MAX_ERRORS} errors of a document full of them, then counts the rest`, () => {
+    const errors = errorsOf(`ambassador: orders\nlisteners:\n${Array.from({ length: 3000 }, (_, i) => `  - name: l${i}`).join('\n')}\n`);
+    expect(errors).toHaveLength(MAX_ERRORS + 1);
+    expect(errors[0]).toBe('ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 3): expected a port number 1-65535, found nothing');
+    expect(errors[MAX_ERRORS]).toBe(`ConfigMap shop/orders: ambassador.yaml: and ${6000 - MAX_ERRORS} more errors not listed — fix the ones above first`);
+  });
+
+  it('a second YAML document, and YAML tags that make other types, are errors', () => {
+    expect(errorsOf(`${VALID}---\nambassador: other\n`)).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml (line 13): invalid YAML: more than one document (a "---" line) — put the whole config in one document',
+    ]);
+    expect(errorsOf(VALID.replace('ambassador: orders', 'ambassador: !!binary b3JkZXJz'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): expected a string, found a map with "0", "1", "2", "3", "4", …',
+    ]);
+    expect(errorsOf(VALID.replace('ambassador: orders', '__proto__: {ambassador: x}\nambassador: orders'))).toEqual([
+      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "__proto__"; allowed fields: ambassador, listeners, upstreams, environments',
+    ]);
+  });
+});
+
+describe('errors of a ConfigMap read from a manifest file give the line in that file', () => {
+  const FILE = [
+    'apiVersion: v1', //                                  1
+    'kind: ConfigMap', //                                 2
+    'metadata:', //                                       3
+    '  name: orders', //                                  4
+    '  namespace: shop', //                               5
+    '  labels: {xds-ambassador.io/config: "true"}', //   6
+    'data:', //                                           7
+    '  ambassador.yaml: |', //                            8
+    ...VALID.trimEnd().split('\n').map((l) => `    ${l}`), // ambassador.yaml line n is file line 8 + n
+  ].join('\n');
+  const build = (text: string) => {
+    const parsed = parseManifestFile('deploy/orders.yaml', text);
+    if ('problem' in parsed) throw new Error(parsed.problem.message);
+    return new ModelBuilder().build({ objects: new Map(parsed.objects.map((o) => [objectKey(o), o])), problems: [] }).errors.map(formatConfigError);
+  };
+
+  it('inside a | block: the exact line, next to the line within ambassador.yaml', () => {
+    expect(build(FILE.replace('port: 8000', 'port: 0'))).toEqual([
+      'deploy/orders.yaml:12: ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 0',
+    ]);
+  });
+
+  it('errors found after parsing (a Secret that does not exist, a second claim on an ambassador) name the line of the value', () => {
+    const withSecret = FILE.replace('upstream: a', 'upstream: a\n            inject: {header: x-key, secret: {name: nope, key: k}}');
+    const second = FILE.replace('name: orders', 'name: orders-2'); // its document starts on line 23, after withSecret's 21 lines and "---"
+    expect(build(`${withSecret}\n---\n${second}\n`)).toEqual([
+      'deploy/orders.yaml:9: ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].inject.secret: Secret shop/nope not found; create it in namespace "shop", or fix the name at listeners[0].routes[0].inject.secret',
+      'deploy/orders.yaml:31: ConfigMap shop/orders-2: ambassador.yaml: ambassador: ambassador "orders" in namespace "shop" is already configured by ConfigMap shop/orders; put all of an ambassador\'s listeners in one ConfigMap, or give this one another ambassador name',
+    ]);
+  });
+
+  it('a quoted value cannot be mapped line by line: the line where it starts', () => {
+    const quoted = FILE.split('\n').slice(0, 7).join('\n') + `\n  other: x\n  ambassador.yaml: ${JSON.stringify(VALID.replace('port: 8000', 'port: 0'))}\n`;
+    expect(build(quoted)).toEqual([
+      'deploy/orders.yaml:9: ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 0',
+    ]);
+  });
+
+  it('an alias bomb read from a file names the file, the ConfigMap and the line', () => {
+    const bomb = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]', ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcd'[i]}`).join(', ')}]`), `f: [${Array(10).fill('*e').join(', ')}]`];
+    expect(build(FILE.split('\n').slice(0, 8).join('\n') + `\n${bomb.map((l) => `    ${l}`).join('\n')}\n`)).toEqual([
+      `deploy/orders.yaml:12: ConfigMap shop/orders: ambassador.yaml (line 4): YAML aliases: the aliases (*name) expand to more than ${MAX_ALIAS_VALUES} values — write the repeated parts out, or use fewer aliases`,
+    ]);
   });
 });

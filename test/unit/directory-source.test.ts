@@ -3,7 +3,10 @@ import os from 'node:os';
 import path from 'node:path';
 import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { execFileSync } from 'node:child_process';
 import { DirectorySource } from '../../control-plane/src/sources/directory.ts';
+import { MAX_MANIFEST_FILE_BYTES, readManifestFile } from '../../control-plane/src/sources/manifest-file.ts';
+import { MAX_OBJECT_DATA_BYTES, parseManifestFile } from '../../control-plane/src/sources/manifests.ts';
 import type { SecretObject, SourceObject, SourceState } from '../../control-plane/src/sources/types.ts';
 
 const DEBOUNCE_MS = 20;
@@ -147,6 +150,8 @@ items:
     expect(s.objects.get('ConfigMap/shop/orders')).toEqual({
       kind: 'ConfigMap', namespace: 'shop', name: 'orders', origin: path.join(dir, 'app.yaml#1'),
       labels: { 'xds-ambassador.io/config': 'true' }, data: { 'ambassador.yaml': 'ambassador: orders\n' },
+      // The `|` of ambassador.yaml is on line 8: its text's line n is the file's line 8 + n.
+      file: { path: path.join(dir, 'app.yaml'), line: 1, keys: { 'ambassador.yaml': { line: 9, literal: true } } },
     });
     const tmdb = s.objects.get('Secret/shop/tmdb');
     expect(tmdb).toMatchObject({ type: 'Opaque', origin: path.join(dir, 'app.yaml#2') });
@@ -209,6 +214,85 @@ items:
     await fsp.chmod(path.join(dir, 'locked.yaml'), 0o000);
     const s = (await start()).states[0];
     expect(s?.problems[0]?.message).toMatch(/locked\.yaml: cannot read the file \(EACCES\)/);
+  });
+});
+
+// What a careless or hostile author can put in a file: each is a problem on that file (its last good
+// objects stay), with the line and the fix, never an exception, a stall or a silently changed value.
+describe('DirectorySource: hostile files', () => {
+  const secret = (value: Buffer) => Buffer.concat([Buffer.from('apiVersion: v1\nkind: Secret\nmetadata: {name: api}\nstringData:\n  token: "'), value, Buffer.from('"\n')]);
+
+  it('refuses bytes that are not UTF-8 (a Secret value would silently become U+FFFD), keeping the last good version', async () => {
+    await write('s.yaml', secret(Buffer.from('first-token')).toString());
+    const rec = await start();
+    expect(secretText((await rec.next()).objects.get('Secret/default/api'), 'token')).toBe('first-token');
+    await writeAtomic('s.yaml', secret(Buffer.from([0x73, 0x65, 0x63, 0xff, 0x72, 0x65, 0x74])) as unknown as string);
+    const s = await rec.next();
+    expect(s.problems).toEqual([{
+      origin: path.join(dir, 's.yaml'),
+      message: `${path.join(dir, 's.yaml')}: line 5, column 14: not UTF-8 text (byte 0xFF) — save the file as UTF-8; a binary value goes base64-encoded under a Secret's data (or a ConfigMap's binaryData)`,
+    }]);
+    expect(secretText(s.objects.get('Secret/default/api'), 'token')).toBe('first-token');
+  });
+
+  it('tells well-formed UTF-8 from overlong forms, surrogates and truncated sequences', () => {
+    const problem = (bytes: number[]) => {
+      const r = parseManifestFile('f.yaml', new Uint8Array([...Buffer.from('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: "'), ...bytes, 0x22, 0x7d, 0x0a]));
+      return 'problem' in r ? r.problem.message : undefined;
+    };
+    expect(problem([0xc3, 0xa9, 0xe2, 0x82, 0xac, 0xf0, 0x9f, 0x98, 0x80])).toBeUndefined(); // é € 😀
+    expect(problem([0xc0, 0xaf])).toMatch(/^f\.yaml: line 4, column 12: not UTF-8 text \(byte 0xC0\)/); // overlong "/"
+    expect(problem([0x41, 0xed, 0xa0, 0x80])).toMatch(/line 4, column 13: not UTF-8 text \(byte 0xED\)/); // a UTF-16 surrogate
+    expect(problem([0xe2, 0x82])).toMatch(/line 4, column 12: not UTF-8 text \(byte 0xE2\)/); // cut short (by the quote)
+    expect(problem([0xf4, 0x90, 0x80, 0x80])).toMatch(/not UTF-8 text \(byte 0xF4\)/); // above U+10FFFF
+    expect((parseManifestFile('g.yaml', new Uint8Array([0xff, 0x0a, 0x0a])) as { problem: { message: string } }).problem.message).toMatch(/^g\.yaml: line 1, column 1: not UTF-8 text \(byte 0xFF\)/);
+    // A UTF-8 byte order mark is fine, as it is for kubectl.
+    expect(parseManifestFile('f.yaml', new Uint8Array([0xef, 0xbb, 0xbf, ...Buffer.from(cm('a'))]))).toMatchObject({ objects: [{ name: 'a' }] });
+  });
+
+  it('refuses a ConfigMap or Secret over the API server\'s 1 MiB of data, exactly as it counts', () => {
+    const parse = (text: string) => {
+      const r = parseManifestFile('f.yaml', text);
+      return 'problem' in r ? r.problem.message : `${r.objects.length} objects`;
+    };
+    const configMap = (data: string, binary = '') => `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: big}\ndata:\n  a: ${data}\n  b: "é"\n${binary}`;
+    // Values count in UTF-8 bytes ("é" is 2), keys do not.
+    expect(parse(configMap('x'.repeat(MAX_OBJECT_DATA_BYTES - 2)))).toBe('1 objects');
+    expect(parse(configMap('x'.repeat(MAX_OBJECT_DATA_BYTES - 1)))).toBe(
+      'f.yaml: document 1 (line 5): ConfigMap "big" data and binaryData: 1.00 MiB (1048577 bytes) in total, more than the 1 MiB (1048576 bytes) the API server accepts in a ConfigMap — split it into several ConfigMaps');
+    // binaryData counts decoded; a key in both is the API server's error too.
+    expect(parse(configMap('x'.repeat(MAX_OBJECT_DATA_BYTES - 4), 'binaryData:\n  c: AAAA\n'))).toMatch(/data and binaryData: 1\.00 MiB \(1048577 bytes\)/);
+    expect(parse(configMap('x', 'binaryData:\n  a: AAAA\n'))).toBe('f.yaml: document 1 (line 8): ConfigMap "big" binaryData.a: the key is also in data — a key goes in one of data and binaryData');
+    // A Secret: data decoded, merged with stringData.
+    const secretOf = (size: number) => `apiVersion: v1\nkind: Secret\nmetadata: {name: s}\ndata:\n  a: ${Buffer.alloc(3).toString('base64')}\nstringData:\n  b: ${'x'.repeat(size - 3)}\n`;
+    expect(parse(secretOf(MAX_OBJECT_DATA_BYTES))).toBe('1 objects');
+    expect(parse(secretOf(MAX_OBJECT_DATA_BYTES + 1))).toBe(
+      'f.yaml: document 1 (line 5): Secret "s" data (with stringData): 1.00 MiB (1048577 bytes) in total, more than the 1 MiB (1048576 bytes) the API server accepts in a Secret — split it into several Secrets');
+  });
+
+  it('refuses a file over the size limit without parsing it, and reads a FIFO never (no hang)', async () => {
+    await write('huge.yaml', `# ${'x'.repeat(MAX_MANIFEST_FILE_BYTES)}\n${cm('huge')}`);
+    await write('ok.yaml', cm('ok'));
+    const s = (await start()).states[0];
+    expect([...(s?.objects.keys() ?? [])]).toEqual(['ConfigMap/default/ok']);
+    expect(s?.problems).toEqual([{ origin: path.join(dir, 'huge.yaml'), message: `${path.join(dir, 'huge.yaml')}: the file is larger than 4 MiB, the most a manifest file may be here — split it into several files (a ConfigMap or Secret holds at most 1 MiB of data)` }]);
+    execFileSync('mkfifo', [path.join(dir, 'pipe.yaml')]);
+    expect(await readManifestFile(path.join(dir, 'pipe.yaml'))).toEqual({ problem: `${path.join(dir, 'pipe.yaml')}: not a regular file (a FIFO) — only manifest files (and folders of them) are read` });
+  });
+
+  it('refuses alias bombs, alias loops and deep nesting in a manifest; a YAML 1.1 merge key works', () => {
+    const problem = (text: string) => {
+      const r = parseManifestFile('f.yaml', text);
+      return 'problem' in r ? r.problem.message : `${r.objects.map((o) => o.name).join(',')}`;
+    };
+    const laughs = ['a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]', ...['b', 'c', 'd', 'e'].map((k, i) => `${k}: &${k} [${Array(10).fill(`*${'abcd'[i]}`).join(', ')}]`), `f: [${Array(10).fill('*e').join(', ')}]`].join('\n');
+    expect(problem(`${cm('ok')}---\n${laughs}\n`)).toBe('f.yaml: document 2 (line 11): YAML aliases: the aliases (*name) expand to more than 10000 values — write the repeated parts out, or use fewer aliases');
+    expect(problem('apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: a, labels: *m}\n')).toMatch(/^f\.yaml: document 1 \(line 3\): YAML aliases: \*m is inside the value of &m it refers to \(an endless loop\)/);
+    expect(problem(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\nx: ${'['.repeat(100_000)}${']'.repeat(100_000)}\n`)).toBe(
+      'f.yaml: document 1 (line 4): YAML nesting: more than 100 levels of maps and lists — a config never needs that many; remove the extra nesting');
+    expect(problem('apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {<<: [1]}\n')).toBe(
+      'f.yaml: document 1 (line 1): invalid YAML: Merge sources must be maps or map aliases — fix the YAML near that line');
+    expect(problem('apiVersion: v1\nkind: ConfigMap\nmetadata: &m {name: a, namespace: shop}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: {<<: {namespace: shop}, name: b}\n')).toBe('a,b');
   });
 });
 
@@ -312,13 +396,23 @@ describe('DirectorySource: watching', () => {
     // Atomic rewrites, so no scan can see a half-written file and (rightly) notify.
     await fsp.utimes(path.join(dir, 'a.yaml'), new Date(), new Date()); // touch
     await writeAtomic('a.yaml', cm('a', 'v1')); // same bytes
-    await writeAtomic('a.yaml', `# a comment\n${cm('a', 'v1')}`); // different bytes, same objects
+    await writeAtomic('a.yaml', `${cm('a', 'v1')}# a comment\n`); // different bytes, same objects (on the same lines)
     await sleep(DEBOUNCE_MS * 10); // let those be scanned on their own
     await write('b.yaml', cm('b'));
     // The only notification is for b: had the rewrites notified, that state would come first.
     const s = await rec.next();
     expect(cmValue(s, 'b')).toBe('v');
     expect(rec.states).toHaveLength(2);
+  });
+
+  it('calls onChange when a ConfigMap moves to other lines of its file (its errors name them)', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    const before = (await rec.next()).objects.get('ConfigMap/default/a');
+    await writeAtomic('a.yaml', `# a comment\n${cm('a', 'v1')}`);
+    const after = (await rec.next()).objects.get('ConfigMap/default/a');
+    expect(before?.kind === 'ConfigMap' && before.file?.keys['key']?.line).toBe(6);
+    expect(after?.kind === 'ConfigMap' && after.file?.keys['key']?.line).toBe(7);
   });
 
   it('stops calling onChange after stop()', async () => {

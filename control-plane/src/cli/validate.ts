@@ -1,8 +1,9 @@
 // `validate PATH...`: every error in the given manifest files or folders, the way `serve` would see them.
-import { readdir, readFile, stat } from 'node:fs/promises';
+import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { formatConfigError } from '../model/errors.ts';
 import { ModelBuilder } from '../model/model-builder.ts';
+import { readManifestFile } from '../sources/manifest-file.ts';
 import { parseManifestFile } from '../sources/manifests.ts';
 import { objectKey, type SourceObject } from '../sources/types.ts';
 
@@ -15,9 +16,18 @@ export async function validatePaths(paths: string[]): Promise<ValidateResult> {
   const errors: string[] = [];
   const objects = new Map<string, SourceObject>();
   for (const file of await manifestFiles(paths, errors)) {
-    const result = parseManifestFile(file, await readFile(file, 'utf8'));
+    const read = await readManifestFile(file);
+    if ('gone' in read) {
+      errors.push(`${file}: no such file (removed while reading)`);
+      continue;
+    }
+    if ('problem' in read) {
+      errors.push(read.problem);
+      continue;
+    }
+    const result = parseManifestFile(file, read.bytes);
     if ('problem' in result) {
-      errors.push(`${result.problem.origin}: ${result.problem.message}`);
+      errors.push(result.problem.message);
       continue;
     }
     for (const o of result.objects) {
@@ -41,7 +51,7 @@ async function manifestFiles(paths: string[], errors: string[]): Promise<string[
       for (const entry of await readdir(p, { recursive: true, withFileTypes: true })) {
         if (entry.isFile() && /\.ya?ml$/.test(entry.name) && !entry.name.startsWith('.')) files.push(path.join(entry.parentPath, entry.name));
       }
-    } else files.push(p);
+    } else files.push(p); // not a regular file (a FIFO, a device): readManifestFile says so, without blocking
   }
   return files.sort();
 }

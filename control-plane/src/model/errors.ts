@@ -1,4 +1,5 @@
 // A config error names the ConfigMap, the data key, the YAML path (and line), what was expected and what was found.
+import type { ConfigMapObject } from '../sources/types.ts';
 
 export interface ConfigError {
   /** "namespace/name" of the ConfigMap. */
@@ -10,12 +11,27 @@ export interface ConfigError {
   /** 1-based line within the key's text, when known. */
   line?: number;
   message: string;
+  /** The manifest file and its own line, when the ConfigMap was read from a file. */
+  file?: { path: string; line: number };
 }
 
+/** `FILE:LINE: ` (file sources only), then `ConfigMap ns/name: key: path (line N): message`. */
 export function formatConfigError(e: ConfigError): string {
+  const file = e.file ? `${e.file.path}:${e.file.line}: ` : '';
   const where = [e.key, e.path].filter((s) => s !== '').join(': ');
   const line = e.line === undefined ? '' : ` (line ${e.line})`;
-  return `ConfigMap ${e.object}: ${where}${line}: ${e.message}`;
+  return `${file}ConfigMap ${e.object}: ${where}${line}: ${e.message}`;
+}
+
+/**
+ * Adds the line in the manifest file a ConfigMap was read from: exact inside a `|` block (line n
+ * of the value is n lines below the `|`), else the line where the value (or the object) starts.
+ */
+export function withFileLine(cm: ConfigMapObject, e: ConfigError): ConfigError {
+  if (!cm.file) return e;
+  const value = cm.file.keys[e.key];
+  const line = value === undefined ? cm.file.line : value.literal && e.line !== undefined ? value.line + e.line - 1 : value.line;
+  return { ...e, file: { path: cm.file.path, line } };
 }
 
 export function formatPath(path: readonly PropertyKey[]): string {

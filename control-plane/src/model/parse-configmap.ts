@@ -1,14 +1,18 @@
 // One labelled ConfigMap → a validated AmbassadorConfig, or every error found in it.
-import { LineCounter, parseDocument, isNode, type Document } from 'yaml';
+// Never throws: whatever the text, the outcome is a config or errors on this ConfigMap alone.
+import { LineCounter, isNode, type Document } from 'yaml';
 import type { z } from 'zod';
 import type { ConfigMapObject } from '../sources/types.ts';
 import { ambassadorConfigSchema, type AmbassadorConfig } from './schema.ts';
 import { checkConfig } from './check-config.ts';
 import { configForEnvironment, environmentProblems } from './environments.ts';
-import { describeValue, formatPath, type ConfigError } from './errors.ts';
+import { describeValue, formatPath, withFileLine, type ConfigError } from './errors.ts';
+import { parseYaml } from './safe-yaml.ts';
 
 export const CONFIG_LABEL = 'xds-ambassador.io/config';
 export const CONFIG_KEY = 'ambassador.yaml';
+/** More errors than this in one ConfigMap are counted, not listed: fix the first ones first. */
+export const MAX_ERRORS = 20;
 
 export type ParseResult = { ok: true; config: AmbassadorConfig } | { ok: false; errors: ConfigError[] };
 
@@ -17,6 +21,18 @@ export function isAmbassadorConfigMap(cm: ConfigMapObject): boolean {
 }
 
 export function parseConfigMap(cm: ConfigMapObject): ParseResult {
+  let result: ParseResult;
+  try {
+    result = parse(cm);
+  } catch (err) {
+    // A bug (ours or a library's) on some input: it stays this ConfigMap's error.
+    const message = `could not be validated (an internal error, please report it: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}) — the last good version stays served`;
+    result = { ok: false, errors: [{ object: `${cm.namespace}/${cm.name}`, key: CONFIG_KEY, path: '', message }] };
+  }
+  return result.ok ? result : { ok: false, errors: result.errors.map((e) => withFileLine(cm, e)) };
+}
+
+function parse(cm: ConfigMapObject): ParseResult {
   const object = `${cm.namespace}/${cm.name}`;
   const fail = (path: string, message: string, line?: number): ParseResult =>
     ({ ok: false, errors: [{ object, key: CONFIG_KEY, path, message, ...(line === undefined ? {} : { line }) }] });
@@ -27,19 +43,25 @@ export function parseConfigMap(cm: ConfigMapObject): ParseResult {
     return fail('', `missing: the ConfigMap is labelled ${CONFIG_LABEL}: "true" but has no data key "${CONFIG_KEY}" (found ${keys.length ? keys.map((k) => `"${k}"`).join(', ') : 'no keys'}); put the ambassador config under data.${CONFIG_KEY}`);
   }
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const [first, second] = parseYaml(text, lines, { prettyErrors: false, uniqueKeys: true }, true);
+  if (!first) return fail('', 'empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")');
+  if (second) return fail('', 'invalid YAML: more than one document (a "---" line) — put the whole config in one document', lines.linePos(second.doc.range[0]).line);
+  const { doc, problem } = first;
   if (doc.errors.length > 0) {
-    return {
-      ok: false,
-      errors: doc.errors.map((e) => ({ object, key: CONFIG_KEY, path: '', line: lines.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split('\n')[0]}` })),
-    };
+    return { ok: false, errors: listed(object, doc.errors, (e) => ({ object, key: CONFIG_KEY, path: '', line: lines.linePos(e.pos[0]).line, message: `invalid YAML: ${e.message.split('\n')[0]}` })) };
   }
-  const input: unknown = doc.toJS();
+  if (problem) return fail('', problem.message, lines.linePos(problem.offset).line);
+  let input: unknown;
+  try {
+    input = doc.toJS();
+  } catch (err) {
+    return fail('', `invalid YAML: ${(err as Error).message}`); // e.g. a merge key (<<) of a list
+  }
   if (input === null || input === undefined) return fail('', `empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")`);
 
   const parsed = ambassadorConfigSchema.safeParse(input, { reportInput: true, error: explainIssue });
   if (!parsed.success) {
-    return { ok: false, errors: parsed.error.issues.map((iss) => toConfigError(object, doc, lines, iss.path, issueMessage(iss))) };
+    return { ok: false, errors: listed(object, parsed.error.issues, (iss) => toConfigError(object, doc, lines, iss.path, issueMessage(iss))) };
   }
   const problems = [...checkConfig(parsed.data), ...environmentProblems(parsed.data)];
   for (const env of Object.keys(parsed.data.environments)) {
@@ -49,9 +71,17 @@ export function parseConfigMap(cm: ConfigMapObject): ParseResult {
     }
   }
   if (problems.length > 0) {
-    return { ok: false, errors: problems.map((p) => toConfigError(object, doc, lines, p.path, p.message)) };
+    return { ok: false, errors: listed(object, problems, (p) => toConfigError(object, doc, lines, p.path, p.message)) };
   }
   return { ok: true, config: parsed.data };
+}
+
+/** The first MAX_ERRORS as errors (their lines looked up), then one that counts the rest. */
+function listed<T>(object: string, items: readonly T[], toError: (item: T) => ConfigError): ConfigError[] {
+  const errors = items.slice(0, MAX_ERRORS).map(toError);
+  const more = items.length - MAX_ERRORS;
+  if (more > 0) errors.push({ object, key: CONFIG_KEY, path: '', message: `and ${more} more error${more === 1 ? '' : 's'} not listed — fix the ones above first` });
+  return errors;
 }
 
 function toConfigError(object: string, doc: Document, lines: LineCounter, path: readonly PropertyKey[], message: string): ConfigError {

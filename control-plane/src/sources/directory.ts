@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import type { Logger } from 'pino';
+import { readManifestFile, type ManifestFileRead } from './manifest-file.ts';
 import { parseManifestFile } from './manifests.ts';
 import { objectKey } from './types.ts';
 import type { Source, SourceObject, SourceProblem, SourceState } from './types.ts';
@@ -19,8 +20,8 @@ export interface DirectorySourceOptions {
 }
 
 interface FileEntry {
-  /** Text last read; undefined after a read error, so the next good read is parsed again. */
-  text: string | undefined;
+  /** Content last read; undefined after a read error, so the next good read is parsed again. */
+  bytes: Buffer | undefined;
   /** Objects of the last version that parsed; kept while the file is broken. */
   good: SourceObject[];
   problem: SourceProblem | undefined;
@@ -33,8 +34,6 @@ interface Listing {
   /** [directory, error code] for subdirectories that could not be listed. */
   unreadableDirs: [string, string][];
 }
-
-type ReadResult = { text: string } | { gone: true } | { error: string };
 
 /** Delay before looking again for a directory that has disappeared (no watcher can see it return). */
 const RETRY_MS = 1000;
@@ -167,33 +166,32 @@ export class DirectorySource implements Source {
     for (const f of this.#files.keys()) {
       if (!present.has(f) && !inUnreadableDir(f)) this.#files.delete(f);
     }
-    const reads = await Promise.all(listing.files.map(async (f) => [f, await readText(f)] as const));
+    const reads = await Promise.all(listing.files.map(async (f) => [f, await readManifestFile(f)] as const));
     for (const [f, read] of reads) this.#update(f, read);
     for (const [d, code] of listing.unreadableDirs) {
-      this.#files.set(d, { text: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` } });
+      this.#files.set(d, { bytes: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` } });
     }
     this.#emit();
   }
 
-  #update(file: string, read: ReadResult): void {
+  #update(file: string, read: ManifestFileRead): void {
     const entry = this.#files.get(file);
     if ('gone' in read) {
       this.#files.delete(file); // vanished between listing and reading: deleted
       return;
     }
-    if ('error' in read) {
-      const problem = { origin: file, message: `${file}: cannot read the file (${read.error}) — fix its permissions` };
-      this.#files.set(file, { text: undefined, good: entry?.good ?? [], problem });
+    if ('problem' in read) {
+      this.#files.set(file, { bytes: undefined, good: entry?.good ?? [], problem: { origin: file, message: read.problem } });
       return;
     }
-    if (entry && entry.text === read.text) return;
-    const result = parseManifestFile(file, read.text);
+    if (entry?.bytes?.equals(read.bytes)) return;
+    const result = parseManifestFile(file, read.bytes);
     if ('problem' in result) {
-      this.#files.set(file, { text: read.text, good: entry?.good ?? [], problem: result.problem });
+      this.#files.set(file, { bytes: read.bytes, good: entry?.good ?? [], problem: result.problem });
       return;
     }
     for (const s of result.skipped) this.#log.debug(s, 'skipping a manifest that is not a v1 ConfigMap or Secret');
-    this.#files.set(file, { text: read.text, good: result.objects, problem: undefined });
+    this.#files.set(file, { bytes: read.bytes, good: result.objects, problem: undefined });
   }
 
   #emit(): void {
@@ -281,15 +279,6 @@ async function isFile(p: string): Promise<boolean> {
   }
 }
 
-async function readText(file: string): Promise<ReadResult> {
-  try {
-    return { text: await fsp.readFile(file, 'utf8') };
-  } catch (err) {
-    const code = errorCode(err);
-    return code === 'ENOENT' ? { gone: true } : { error: code };
-  }
-}
-
 function errorCode(err: unknown): string {
   if (err instanceof Error && 'code' in err && typeof err.code === 'string') return err.code;
   return err instanceof Error ? err.message : String(err);
@@ -310,7 +299,8 @@ function sameState(a: SourceState, b: SourceState): boolean {
 
 function sameObject(a: SourceObject, b: SourceObject): boolean {
   if (a.origin !== b.origin || !sameRecord(a.labels, b.labels, (x, y) => x === y)) return false;
-  if (a.kind === 'ConfigMap' && b.kind === 'ConfigMap') return sameRecord(a.data, b.data, (x, y) => x === y);
+  // A ConfigMap's lines in its file count too: its errors name them.
+  if (a.kind === 'ConfigMap' && b.kind === 'ConfigMap') return sameRecord(a.data, b.data, (x, y) => x === y) && JSON.stringify(a.file) === JSON.stringify(b.file);
   if (a.kind === 'Secret' && b.kind === 'Secret') return a.type === b.type && sameRecord(a.data, b.data, (x, y) => Buffer.from(x).equals(y));
   return false;
 }

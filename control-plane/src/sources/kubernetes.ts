@@ -172,7 +172,12 @@ export class KubernetesSource implements Source {
 
   #emit(): void {
     if (!this.#onChange || this.#stopped) return;
-    this.#onChange({ objects: new Map(this.#objects), problems: [], complete: this.#complete() });
+    try {
+      this.#onChange({ objects: new Map(this.#objects), problems: [], complete: this.#complete() });
+    } catch (err) {
+      // Called from a timer: an exception would end the process. The next change is delivered anyway.
+      this.#o.logger.error({ err: errorText(err) }, 'onChange handler threw');
+    }
   }
 }
 

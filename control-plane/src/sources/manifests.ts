@@ -2,11 +2,14 @@
 // ConfigMaps and Secrets it declares. Pure: no I/O, so the directory source and tests share it.
 //
 // YAML is read as 1.1, like kubectl (sigs.k8s.io/yaml): `yes`, `on`, `n` are booleans there, so a
-// file accepted here is accepted by kubectl and the other way round.
-import { LineCounter, isAlias, isMap, isScalar, isSeq, parseAllDocuments } from 'yaml';
+// file accepted here is accepted by kubectl and the other way round. What the API server would
+// refuse is refused here too: text that is not UTF-8, a ConfigMap or Secret over 1 MiB of data.
+import { isUtf8 } from 'node:buffer';
+import { LineCounter, Scalar, isAlias, isMap, isScalar, isSeq } from 'yaml';
 import type { Document, Node } from 'yaml';
+import { parseYaml } from '../model/safe-yaml.ts';
 import { objectKey } from './types.ts';
-import type { SourceObject, SourceProblem } from './types.ts';
+import type { ManifestLines, SourceObject, SourceProblem } from './types.ts';
 
 export interface SkippedObject {
   apiVersion: string;
@@ -34,6 +37,9 @@ class DocumentError extends Error {
 interface Context {
   doc: Document.Parsed;
   origin: string;
+  /** The file, and its line counter: ConfigMaps remember their lines for error messages. */
+  path: string;
+  lines: LineCounter;
   objects: SourceObject[];
   skipped: SkippedObject[];
 }
@@ -43,18 +49,23 @@ const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const CONFIG_KEY = /^[-._a-zA-Z0-9]+$/;
 const BASE64 = /^[A-Za-z0-9+/]*={0,2}$/;
 const YAML11_BOOLEANS = 'kubectl reads YAML 1.1, where yes/no/on/off/y/n are booleans';
+/** The API server's limit on a ConfigMap's data + binaryData, and on a Secret's data (bytes). */
+export const MAX_OBJECT_DATA_BYTES = 1024 * 1024;
 
-export function parseManifestFile(path: string, text: string): ManifestParseResult {
+/** A file's content: bytes as read (checked to be UTF-8), or text already decoded. */
+export function parseManifestFile(path: string, content: Uint8Array | string): ManifestParseResult {
+  const decoded = typeof content === 'string' ? { text: content } : decodeUtf8(path, content);
+  if ('problem' in decoded) return decoded;
+  const { text } = decoded;
   const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, version: '1.1', prettyErrors: false });
-  if (!Array.isArray(docs)) return { objects: [], skipped: [] }; // empty stream
-  const multi = docs.filter((d) => !isEmpty(d)).length > 1;
+  const docs = parseYaml(text, lines, { version: '1.1', prettyErrors: false });
+  const multi = docs.filter((d) => !isEmpty(d.doc) || d.problem).length > 1;
   const objects: SourceObject[] = [];
   const skipped: SkippedObject[] = [];
   const seen = new Map<string, number>(); // objectKey → document number, for duplicates
   const errors: string[] = [];
 
-  docs.forEach((doc, i) => {
+  docs.forEach(({ doc, problem }, i) => {
     const n = i + 1;
     const where = (offset: number | undefined): string =>
       offset === undefined ? `${path}: document ${n}` : `${path}: document ${n} (line ${lines.linePos(offset).line})`;
@@ -63,8 +74,12 @@ export function parseManifestFile(path: string, text: string): ManifestParseResu
       errors.push(`${where(syntax.pos[0])}: invalid YAML: ${syntax.message} — fix the YAML syntax near that line`);
       return;
     }
+    if (problem) {
+      errors.push(`${where(problem.offset)}: ${problem.message}`);
+      return;
+    }
     if (isEmpty(doc) || doc.contents === null) return;
-    const ctx: Context = { doc, origin: multi ? `${path}#${n}` : path, objects: [], skipped: [] };
+    const ctx: Context = { doc, origin: multi ? `${path}#${n}` : path, path, lines, objects: [], skipped: [] };
     try {
       // mapAsMap keeps non-string keys (YAML 1.1 `on:` is `true`) visible, so they can be reported.
       readObject(doc.toJS({ mapAsMap: true }), [], ctx);
@@ -140,7 +155,15 @@ function readObject(value: unknown, path: Path, ctx: Context): void {
 
   if (kind === 'ConfigMap') {
     const data = stringMap(value.get('data'), [...path, 'data'], subject, 'data', true);
-    ctx.objects.push({ kind, ...base, data }); // binaryData is ignored: the pipeline reads text only
+    // binaryData is not read by the pipeline (text only), but counts towards the size limit.
+    let size = 0;
+    for (const [key, encoded] of Object.entries(stringMap(value.get('binaryData'), [...path, 'binaryData'], subject, 'binaryData', true))) {
+      if (key in data) throw new DocumentError([...path, 'binaryData', key], `${subject} binaryData.${key}: the key is also in data — a key goes in one of data and binaryData`);
+      size += decodeBase64(encoded, [...path, 'binaryData', key], `${subject} binaryData.${key}`).length;
+    }
+    for (const text of Object.values(data)) size += Buffer.byteLength(text, 'utf8');
+    checkDataSize(size, [...path, 'data'], subject, 'data and binaryData', 'ConfigMap');
+    ctx.objects.push({ kind, ...base, data, file: manifestLines(ctx, path, Object.keys(data)) });
     return;
   }
   const type = value.get('type') ?? 'Opaque';
@@ -155,7 +178,73 @@ function readObject(value: unknown, path: Path, ctx: Context): void {
   for (const [key, text] of Object.entries(stringMap(value.get('stringData'), [...path, 'stringData'], subject, 'stringData', true))) {
     data[key] = new TextEncoder().encode(text);
   }
+  checkDataSize(Object.values(data).reduce((sum, v) => sum + v.length, 0), [...path, 'data'], subject, 'data (with stringData)', 'Secret');
   ctx.objects.push({ kind, ...base, type, data });
+}
+
+/** The API server refuses a ConfigMap or Secret whose data add up to more than 1 MiB. */
+function checkDataSize(bytes: number, path: Path, subject: string, field: string, kind: string): void {
+  if (bytes <= MAX_OBJECT_DATA_BYTES) return;
+  throw new DocumentError(path, `${subject} ${field}: ${mib(bytes)} in total, more than the 1 MiB (${MAX_OBJECT_DATA_BYTES} bytes) the API server accepts in a ${kind} — split it into several ${kind}s`);
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / (1024 * 1024)).toFixed(2)} MiB (${bytes} bytes)`;
+}
+
+/** Where the object and each data value start, so config errors can give the file's own lines. */
+function manifestLines(ctx: Context, path: Path, keys: readonly string[]): ManifestLines {
+  const lineAt = (offset: number): number => ctx.lines.linePos(offset).line;
+  const lines: Record<string, { line: number; literal: boolean }> = {};
+  for (const key of keys) {
+    const node = nodeAt(ctx.doc, [...path, 'data', key]);
+    if (!node) continue;
+    // A `|` block's text starts on the line after its indicator; other styles are one position.
+    const literal = isScalar(node) && node.type === Scalar.BLOCK_LITERAL;
+    lines[key] = { line: lineAt(node.range[0]) + (literal ? 1 : 0), literal };
+  }
+  return { path: ctx.path, line: lineAt(offsetOf(ctx.doc, path)), keys: lines };
+}
+
+/** The text, or where the first byte that is not UTF-8 is: the API server accepts UTF-8 only, and
+ * decoding anyway would silently turn such bytes (say in a Secret's stringData) into U+FFFD. */
+function decodeUtf8(path: string, bytes: Uint8Array): { text: string } | { problem: SourceProblem } {
+  if (isUtf8(bytes)) return { text: new TextDecoder().decode(bytes) };
+  const at = Math.max(0, invalidUtf8At(bytes));
+  const lineStart = at === 0 ? 0 : bytes.lastIndexOf(0x0a, at - 1) + 1;
+  let line = 1;
+  for (let i = 0; i < lineStart; i++) if (bytes[i] === 0x0a) line++;
+  const column = [...new TextDecoder().decode(bytes.subarray(lineStart, at))].length + 1;
+  const byte = (bytes[at] ?? 0).toString(16).toUpperCase().padStart(2, '0');
+  return {
+    problem: {
+      origin: path,
+      message: `${path}: line ${line}, column ${column}: not UTF-8 text (byte 0x${byte}) — save the file as UTF-8; a binary value goes base64-encoded under a Secret's data (or a ConfigMap's binaryData)`,
+    },
+  };
+}
+
+/** The offset of the first byte that does not start a well-formed UTF-8 sequence (Unicode table 3-7). */
+function invalidUtf8At(b: Uint8Array): number {
+  for (let i = 0; i < b.length;) {
+    const c = b[i] ?? 0;
+    if (c < 0x80) {
+      i++;
+      continue;
+    }
+    // [continuation bytes, range of the first continuation byte]: excludes overlongs, surrogates, > U+10FFFF.
+    const [n, lo, hi] = c >= 0xc2 && c <= 0xdf ? [1, 0x80, 0xbf]
+      : c === 0xe0 ? [2, 0xa0, 0xbf] : c === 0xed ? [2, 0x80, 0x9f] : c >= 0xe1 && c <= 0xef ? [2, 0x80, 0xbf]
+      : c === 0xf0 ? [3, 0x90, 0xbf] : c >= 0xf1 && c <= 0xf3 ? [3, 0x80, 0xbf] : c === 0xf4 ? [3, 0x80, 0x8f] : [0, 0, 0];
+    const first = b[i + 1];
+    if (n === 0 || first === undefined || first < lo || first > hi) return i;
+    for (let k = 2; k <= n; k++) {
+      const next = b[i + k];
+      if (next === undefined || next < 0x80 || next > 0xbf) return i;
+    }
+    i += n + 1;
+  }
+  return -1;
 }
 
 function requiredString(map: Map<unknown, unknown>, key: string, path: Path, subject: string, expected: string): string {
@@ -233,9 +322,19 @@ function fieldName(path: Path): string {
 
 /** Source offset of the deepest node on `path` that exists, for the message's line number. */
 function offsetOf(doc: Document.Parsed, path: Path): number {
+  return deepestOn(doc, path).offset;
+}
+
+/** The node at `path`, if there is one. */
+function nodeAt(doc: Document.Parsed, path: Path): (Node & { range: [number, number, number] }) | undefined {
+  const found = deepestOn(doc, path);
+  return found.depth === path.length ? found.node : undefined;
+}
+
+function deepestOn(doc: Document.Parsed, path: Path): { node?: Node & { range: [number, number, number] }; offset: number; depth: number } {
   let node: Node | null = doc.contents;
-  let offset = doc.contents?.range[0] ?? doc.range[0];
-  for (const seg of path) {
+  let found: { node?: Node & { range: [number, number, number] }; offset: number; depth: number } = { offset: doc.contents?.range[0] ?? doc.range[0], depth: 0 };
+  for (const [i, seg] of path.entries()) {
     if (isAlias(node)) node = node.resolve(doc) ?? null;
     let next: unknown = undefined;
     if (isMap(node)) {
@@ -246,9 +345,9 @@ function offsetOf(doc: Document.Parsed, path: Path): number {
     }
     if (!isNodeWithRange(next)) break;
     node = next;
-    offset = next.range[0];
+    found = { node: next, offset: next.range[0], depth: i + 1 };
   }
-  return offset;
+  return found;
 }
 
 function isNodeWithRange(v: unknown): v is Node & { range: [number, number, number] } {

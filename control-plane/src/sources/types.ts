@@ -12,6 +12,17 @@ export interface ObjectMeta {
 export interface ConfigMapObject extends ObjectMeta {
   kind: 'ConfigMap';
   data: Readonly<Record<string, string>>;
+  /** Where it is in the manifest file it was read from (file sources), for errors' file lines. */
+  file?: ManifestLines;
+}
+
+export interface ManifestLines {
+  path: string;
+  /** The line where the object starts. */
+  line: number;
+  /** Per data key, the line of its value's first line; `literal` for a `|` block, whose own line
+   * n is then the file's line `line + n - 1`. */
+  keys: Readonly<Record<string, { line: number; literal: boolean }>>;
 }
 
 export interface SecretObject extends ObjectMeta {
