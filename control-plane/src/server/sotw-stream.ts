@@ -14,8 +14,10 @@
 //   EDS cluster to have its endpoints), RDS also waits for LDS; clusters the Envoy's current routes
 //   still use are kept in CDS until those routes are replaced;
 // - the cache is told which served snapshot a response was built from, so that ACK/NACK (and NACK
-//   rollback) apply even when the response differs from it (retained clusters, named subsets).
-import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+//   rollback) apply even when the response differs from it (retained clusters, named subsets);
+// - the version_info of a nonce-less request (what Envoy has, e.g. after a reconnect) goes to the
+//   cache, which may hold the stream: no response at all, so Envoy keeps its config.
+import type { SnapshotCache, Subscription } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
@@ -53,7 +55,8 @@ export interface StreamDeps {
 
 export class SotwStream {
   private ref?: StreamRef;
-  private unwatch?: () => void;
+  /** The cache decides what this Envoy is served, given what it reported having. */
+  private sub?: Subscription;
   private nonces = 0;
   private readonly types = new Map<TypeUrl, TypeState>();
   /** EDS names of clusters that the latest CDS response added or changed: Envoy (re)creates them,
@@ -85,7 +88,7 @@ export class SotwStream {
       }
       this.ref = { streamId: this.id, node: req.node, group: groupKey(g.group) };
       this.deps.observer.streamOpened(this.ref);
-      this.unwatch = this.deps.cache.watch(this.ref.group, () => this.pushAll());
+      this.sub = this.deps.cache.subscribe(this.ref.group, req.node.id, () => this.pushAll());
     }
     const ref = this.ref;
     if (!isTypeUrl(req.type_url)) return this.deps.observer.unknownType(ref, req.type_url);
@@ -111,6 +114,7 @@ export class SotwStream {
       }
     } else {
       st.fresh = true;
+      this.sub?.reported(type, req.version_info);
     }
 
     const names = req.resource_names.filter((n) => n !== '*');
@@ -121,8 +125,8 @@ export class SotwStream {
   }
 
   close(reason: string): void {
-    this.unwatch?.();
-    this.unwatch = undefined;
+    this.sub?.close();
+    this.sub = undefined;
     if (this.ref) this.deps.observer.streamClosed(this.ref, reason);
   }
 
@@ -137,8 +141,8 @@ export class SotwStream {
 
   private pushAll(): void {
     if (!this.ref) return;
-    const served = this.deps.cache.served(this.ref.group);
-    if (!served) return; // sources not synced yet: never an empty LDS/CDS
+    const served = this.sub?.served();
+    if (!served) return; // sources not synced yet, or held: never an LDS/CDS that removes what Envoy has
     for (const type of PUSH_ORDER) this.tryPush(type, served);
   }
 
