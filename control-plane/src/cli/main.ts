@@ -9,11 +9,12 @@ import { KubeEventRecorder } from '../observe/kube-events.ts';
 import { parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
 import { buildBootstrap } from './bootstrap.ts';
 import { validatePaths } from './validate.ts';
+import { parseDurationMs } from '../model/duration.ts';
 
 const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador sidecars
 
 Usage:
-  xds-ambassador serve (--config-dir DIR | --kubernetes [--kubeconfig PATH] [--namespace NS]...) [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
+  xds-ambassador serve (--config-dir DIR [--deletion-grace 2s] | --kubernetes [--kubeconfig PATH] [--namespace NS]...) [--xds-port 18000] [--http-port 19000] [--bind-address 0.0.0.0] [--log-level info]
   xds-ambassador bootstrap --node-id ID --ambassador NAME [--namespace default] [--environment ENV] [--xds-address 127.0.0.1:18000] [--admin-port 9901]
   xds-ambassador validate PATH...
   xds-ambassador COMMAND --help
@@ -33,6 +34,8 @@ Kubernetes API server. Edits are picked up live.
 
 Options:
   --config-dir DIR      folder of Kubernetes manifests
+  --deletion-grace D    with --config-dir: an object gone from the folder is removed only if it
+                        is still gone after this long (default 2s; 0s removes at once)
   --kubernetes          read ConfigMaps labelled xds-ambassador.io/config=true from the API server
   --kubeconfig PATH     with --kubernetes: this kubeconfig (default: $KUBECONFIG, ~/.kube/config,
                         or the Pod's service account when run in a cluster)
@@ -83,6 +86,13 @@ function environmentFlag(value: string): string {
   return value;
 }
 
+function durationFlag(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const ms = parseDurationMs(value);
+  if (ms === undefined) throw new UsageError(`--${name}: expected a duration such as "500ms", "2s" or "1m", found ${JSON.stringify(value)}`);
+  return ms;
+}
+
 function bootstrap(args: string[]): number {
   const { values } = parseFlags(args, {
     'node-id': { type: 'string' },
@@ -120,6 +130,7 @@ async function validate(args: string[]): Promise<number> {
 async function serve(args: string[]): Promise<number> {
   const { values } = parseFlags(args, {
     'config-dir': { type: 'string' },
+    'deletion-grace': { type: 'string' },
     kubernetes: { type: 'boolean', default: false },
     kubeconfig: { type: 'string' },
     namespace: { type: 'string', multiple: true, default: [] },
@@ -134,11 +145,13 @@ async function serve(args: string[]): Promise<number> {
   if (!values.kubernetes && (values.kubeconfig !== undefined || values.namespace.length > 0)) {
     throw new UsageError('--kubeconfig and --namespace go with --kubernetes');
   }
+  if (values.kubernetes && values['deletion-grace'] !== undefined) throw new UsageError('--deletion-grace goes with --config-dir');
+  const deletionGraceMs = durationFlag('deletion-grace', values['deletion-grace']);
   const logger = createLogger(values['log-level']);
   const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
   const source = kubeConfig
     ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
-    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
+    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger, ...(deletionGraceMs === undefined ? {} : { deletionGraceMs }) });
   const cp = await startControlPlane({
     source,
     logger,
