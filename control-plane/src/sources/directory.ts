@@ -288,29 +288,35 @@ export class DirectorySource implements Source {
 
   #buildState(): SourceState {
     const problems: SourceProblem[] = this.#dirProblem ? [this.#dirProblem] : [];
-    const definitions = new Map<string, { file: string; object: SourceObject }[]>();
+    const definitions = new Map<string, { file: string; object: SourceObject; lingering: boolean }[]>();
+    const define = (file: string, object: SourceObject, lingering: boolean) => {
+      const key = objectKey(object);
+      let list = definitions.get(key);
+      if (!list) definitions.set(key, (list = []));
+      list.push({ file, object, lingering });
+    };
     for (const file of [...this.#files.keys()].sort(byCodeUnit)) {
       const entry = this.#files.get(file);
       if (!entry) continue;
       if (entry.problem) problems.push(entry.problem);
-      for (const o of [...entry.good, ...[...entry.lingering.values()].map((l) => l.object)]) {
-        const key = objectKey(o);
-        let list = definitions.get(key);
-        if (!list) definitions.set(key, (list = []));
-        list.push({ file, object: o });
-      }
+      for (const o of entry.good) define(file, o, false);
+      for (const l of entry.lingering.values()) define(file, l.object, true);
     }
-    // The file that had an object keeps it; a new duplicate is the one reported.
+    // The file that had an object keeps it; a new duplicate is the one reported. A lingering object
+    // yields to one defined in another file (it moved there) but its file keeps the ownership until
+    // the grace period is over, in case it comes back.
     const objects = new Map<string, SourceObject>();
     const owners = new Map<string, string>();
     for (const [key, list] of definitions) {
-      const kept = list.find((d) => d.file === this.#owners.get(key));
-      const winner = kept ?? list[0];
+      const previous = this.#owners.get(key);
+      const live = list.filter((d) => !d.lingering);
+      const kept = live.find((d) => d.file === previous);
+      const winner = kept ?? live[0] ?? list[0];
       if (!winner) continue;
       objects.set(key, winner.object);
-      owners.set(key, winner.file);
-      const why = kept && kept !== list[0] ? 'which had it first and keeps it' : 'which wins because its path sorts first';
-      for (const d of list) {
+      owners.set(key, list.some((d) => d.file === previous) && previous !== undefined ? previous : winner.file);
+      const why = kept && kept !== live[0] ? 'which had it first and keeps it' : 'which wins because its path sorts first';
+      for (const d of live) {
         if (d === winner) continue;
         const o = d.object;
         problems.push({ origin: d.file, message: `${d.file}: ${o.kind} "${o.namespace}/${o.name}" is also defined in ${winner.file}, ${why} — remove one of the two definitions` });
