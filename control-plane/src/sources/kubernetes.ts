@@ -131,7 +131,7 @@ export class KubernetesSource implements Source {
     informer.on('delete', remove);
     informer.on('connect', () => { w.failures = 0; });
     informer.on('error', (err: unknown) => {
-      if (this.#stopped) return;
+      if (this.#stopped || w.stopped) return; // our own stop aborts the watch: not a failure
       w.failures++;
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (w.failures - 1)) * (0.5 + Math.random() / 2);
       this.#o.logger.warn({ watch: path, fieldSelector, err: errorText(err), retry_ms: Math.round(delay) }, 'Kubernetes watch failed; retrying');
