@@ -179,6 +179,25 @@ upstreams:
     for (let i = 0; i < 10; i++) expect((await get(port)).upstream).toBe('v2');
   });
 
+  it('records Accepted again for a fix back to the version that was accepted before the Invalid one', async () => {
+    const refunds = (timeout: string) => configMap({ name: 'refunds', namespace: NS, config: `
+ambassador: refunds
+listeners:
+  - {name: api, port: ${port}, routes: [{match: {prefix: /}, upstream: v1, timeout: ${timeout}}]}
+upstreams:
+  v1: {endpoints: ["127.0.0.1:${v1.port}"]}` });
+    await apply(refunds('2s'));
+    await waitUntil(async () => (await events('Accepted', 'refunds')).length === 1, 3000, 'the first Accepted event');
+    await apply(refunds('soon'));
+    await waitUntil(async () => (await events('Invalid', 'refunds')).length === 1, 3000, 'the Invalid event');
+    await apply(refunds('2s'));
+    // The latest event on the ConfigMap tells the truth: it is live again.
+    await waitUntil(async () => (await events('Accepted', 'refunds')).length === 2, 3000, 'Accepted again');
+    const [first, again] = await events('Accepted', 'refunds');
+    expect(again).toBe(first);
+    expect((await kube.kubectl(['-n', NS, 'delete', 'configmap', 'refunds'])).code).toBe(0);
+  });
+
   it('records a RejectedByEnvoy event with the node and Envoy\'s message, and rate-limits a storm of them', async () => {
     const squatter = net.createServer();
     const busy = await freePort();
