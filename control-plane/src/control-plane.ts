@@ -2,7 +2,7 @@
 import os from 'node:os';
 import { consistencyProblems } from './cache/consistency.ts';
 import { encodeResource } from './cache/encode.ts';
-import { SnapshotCache } from './cache/snapshot-cache.ts';
+import { SnapshotCache, type HeldGroup } from './cache/snapshot-cache.ts';
 import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
 import { formatConfigError, type ConfigError } from './model/errors.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
@@ -50,10 +50,29 @@ export interface RunningControlPlane {
 export async function startControlPlane(o: ControlPlaneOptions): Promise<RunningControlPlane> {
   const log = o.logger;
   const metrics = new Metrics();
-  const cache = new SnapshotCache();
+  let heldBefore = new Map<string, HeldGroup>();
+  const cache: SnapshotCache = new SnapshotCache({
+    onHeldChange: (held) => {
+      const now = new Map(held.map((h) => [h.group, h]));
+      for (const h of held) {
+        const before = heldBefore.get(h.group);
+        const nodes = before?.reason === h.reason ? h.nodes.filter((n) => !before.nodes.includes(n)) : h.nodes;
+        if (before?.reason !== h.reason || nodes.length > 0) log.warn({ group: h.group, nodes }, `ambassador ${h.group} is held (no response to ${nodes.length ? `Envoy ${nodes.join(', ')}` : 'its Envoys'}): ${h.reason}`);
+      }
+      for (const group of heldBefore.keys()) {
+        if (now.has(group)) continue;
+        const latest = cache.latest(group);
+        log.info({ group }, latest ? `ambassador ${group} is no longer held: its Envoys are served version ${latest.version}` : `ambassador ${group} is no longer held: no held Envoy of it is connected`);
+      }
+      heldBefore = now;
+      metrics.heldGroups.set(held.length);
+    },
+  });
   const root = await xdsRoot();
   const builder = new ModelBuilder();
   const built = new Map<string, { config: AmbassadorConfig; secretsVersion: string; snapshot: Snapshot }>();
+  /** Base group → the version last reported as Accepted. */
+  const announced = new Map<string, string>();
   let reported = new Set<string>();
   let status: { errors: string[]; sourceProblems: string[] } = { errors: [], sourceProblems: [] };
   let buildFailure: string | undefined;
@@ -76,19 +95,27 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     const started = performance.now();
     const model = builder.build(state);
     owners = new Map([...model.ambassadors].map(([key, m]) => [key, m.configMap]));
+    // A source that reads Secrets on demand learns which ones the configs reference; a config that
+    // references one not read yet keeps what its group has until it is (the source emits again).
+    o.source.want?.(model.wantedSecrets);
     for (const [key, m] of model.ambassadors) {
+      if (m.waiting) continue;
       const snapshot = snapshotFor(key, m, model.errors);
       if (snapshot) cache.set(key, snapshot);
     }
+    for (const [key, configMap] of model.held) {
+      built.delete(key);
+      cache.hold(key, `ConfigMap ${configMap} claims it but has had no valid version since this control plane started: its Envoys are not answered and keep the config they have`);
+    }
     for (const key of cache.groupNames()) {
-      if (!model.ambassadors.has(key)) {
-        built.delete(key);
-        // A removed environment falls back to its ambassador's config; a removed ambassador gets none.
-        if (key !== baseGroupKey(key)) cache.remove(key);
-        else if (cache.served(key) !== EMPTY_SNAPSHOT) {
-          cache.set(key, EMPTY_SNAPSHOT);
-          log.info({ group: key }, 'no ConfigMap configures this ambassador any more: its Envoys get an empty configuration');
-        }
+      if (model.ambassadors.has(key) || model.held.has(key)) continue;
+      built.delete(key);
+      // A removed environment falls back to its ambassador's config; a removed ambassador (a
+      // deletion this process saw) gets none.
+      if (key !== baseGroupKey(key)) cache.remove(key);
+      else if (cache.latest(key) !== EMPTY_SNAPSHOT) {
+        cache.set(key, EMPTY_SNAPSHOT);
+        log.info({ group: key }, 'no ConfigMap configures this ambassador any more: its Envoys get an empty configuration');
       }
     }
     const formatted = model.errors.map((e) => ({ object: e.object, text: formatConfigError(e) }));
@@ -102,12 +129,29 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     metrics.configErrors.set(errors.length + state.problems.length);
     metrics.groups.set(model.ambassadors.size);
     metrics.buildSeconds.observe((performance.now() - started) / 1000);
-    // A source that fetches Secrets on demand learns which ones the configs reference.
-    const secretsRead = o.source.want?.(model.wantedSecrets) ?? true;
-    if (!cache.isSynced() && state.complete !== false && secretsRead) {
+    if (!cache.isSynced() && state.complete !== false && ![...model.ambassadors.values()].some((m) => m.waiting)) {
       cache.markSynced();
       xds?.setServing(true);
       log.info({ groups: [...model.ambassadors.keys()] }, 'sources synced; serving');
+    }
+    announce(model.ambassadors);
+  };
+
+  /** Accepted goes out for a ConfigMap's current content once its snapshot is what its Envoys are
+   * served: never for a version built before the sources synced, or one superseded unserved. */
+  const announce = (ambassadors: ReadonlyMap<string, AmbassadorModel>) => {
+    for (const key of announced.keys()) if (!ambassadors.has(key)) announced.delete(key);
+    if (!cache.isSynced()) return;
+    for (const [key, m] of ambassadors) {
+      if (m.group.environment !== undefined || m.waiting) continue;
+      if (m.stale) {
+        announced.delete(key); // its fix is announced, even back to the same version
+        continue;
+      }
+      const latest = cache.latest(key);
+      if (!latest || cache.served(key) !== latest || announced.get(key) === latest.version) continue;
+      announced.set(key, latest.version);
+      o.status?.accepted(m.configMap, m.group.ambassador, latest.version);
     }
   };
 
@@ -133,7 +177,6 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     built.set(key, { config: m.config, secretsVersion: m.secretsVersion, snapshot });
     metrics.snapshots.inc();
     log.info({ group: key, version: snapshot.version, from: snapshot.origins }, 'snapshot built');
-    if (m.group.environment === undefined && !m.stale) o.status?.accepted(m.configMap, m.group.ambassador, snapshot.version);
     return snapshot;
   };
 
@@ -155,7 +198,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     metrics,
     endpoints: {
       ready: () => cache.isSynced(),
-      status: () => ({ ready: cache.isSynced(), groups: cache.status(), ...status, errors: buildFailure ? [...status.errors, buildFailure] : status.errors }),
+      status: () => ({ ready: cache.isSynced(), groups: cache.status(), held: cache.held(), ...status, errors: buildFailure ? [...status.errors, buildFailure] : status.errors }),
     },
   });
   log.info({ xds_port: xds.port, http_port: http.port }, 'listening');

@@ -54,6 +54,13 @@ async function events(reason: string, name = 'orders'): Promise<string[]> {
   return list.items.filter((e) => e.reason === reason && e.regarding?.name === name).map((e) => e.note ?? '');
 }
 
+/** The events with this reason about ConfigMap `namespace/name` recorded at or after `since` (ms). */
+async function eventsSince(since: number, reason: string, namespace: string, name: string): Promise<string[]> {
+  const r = await kubeRequest(kube, { method: 'GET', path: `/apis/events.k8s.io/v1/namespaces/${namespace}/events`, token: kube.adminToken });
+  const list = r.json<{ items: { reason?: string; note?: string; eventTime?: string; regarding?: { name?: string } }[] }>();
+  return list.items.filter((e) => e.reason === reason && e.regarding?.name === name && Date.parse(e.eventTime ?? '') >= since).map((e) => e.note ?? '');
+}
+
 async function serveWithDeployRbac(): Promise<ServeProcess> {
   return startServe(['--kubernetes', '--kubeconfig', saKubeconfig], { readyTimeoutMs: 20_000 });
 }
@@ -172,6 +179,25 @@ upstreams:
     for (let i = 0; i < 10; i++) expect((await get(port)).upstream).toBe('v2');
   });
 
+  it('records Accepted again for a fix back to the version that was accepted before the Invalid one', async () => {
+    const refunds = (timeout: string) => configMap({ name: 'refunds', namespace: NS, config: `
+ambassador: refunds
+listeners:
+  - {name: api, port: ${port}, routes: [{match: {prefix: /}, upstream: v1, timeout: ${timeout}}]}
+upstreams:
+  v1: {endpoints: ["127.0.0.1:${v1.port}"]}` });
+    await apply(refunds('2s'));
+    await waitUntil(async () => (await events('Accepted', 'refunds')).length === 1, 3000, 'the first Accepted event');
+    await apply(refunds('soon'));
+    await waitUntil(async () => (await events('Invalid', 'refunds')).length === 1, 3000, 'the Invalid event');
+    await apply(refunds('2s'));
+    // The latest event on the ConfigMap tells the truth: it is live again.
+    await waitUntil(async () => (await events('Accepted', 'refunds')).length === 2, 3000, 'Accepted again');
+    const [first, again] = await events('Accepted', 'refunds');
+    expect(again).toBe(first);
+    expect((await kube.kubectl(['-n', NS, 'delete', 'configmap', 'refunds'])).code).toBe(0);
+  });
+
   it('records a RejectedByEnvoy event with the node and Envoy\'s message, and rate-limits a storm of them', async () => {
     const squatter = net.createServer();
     const busy = await freePort();
@@ -212,6 +238,58 @@ upstreams:
     await waitUntil(async () => JSON.parse((await get(port)).body).headers['x-api-key'] === 'second-token', 1000, 'the second token');
   });
 
+  it('serves a ConfigMap referencing a Secret created seconds before with zero 503s from the moment its listener exists, and no false Invalid event', async () => {
+    const since = Date.now() - 1000; // the API server's clock is this machine's; events carry microseconds
+    const mark = cp.proc.output().length;
+    const payPort = await freePort();
+    const pay = await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'pay', namespace: NS });
+    await apply(secretManifest({ name: 'pay-token', namespace: NS, data: { token: 'pay-secret-1' } }));
+    // deploy/'s own demo config (a Secret-referencing ConfigMap) too: the restart test below checks it.
+    await apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: demo}\n');
+    const demo = await kube.kubectl(['apply', '-f', 'deploy/example-app/config.yaml']);
+    expect(demo.code, demo.stderr).toBe(0);
+    await new Promise((r) => setTimeout(r, 2000));
+    let running = true;
+    let listening = false;
+    const answers: string[] = [];
+    const loop = (async () => {
+      while (running) {
+        try {
+          const r = await get(payPort, '/', {}, 2000);
+          listening = true;
+          answers.push(r.status === 200 ? `200 ${JSON.parse(r.body).headers['x-pay-token']}` : `${r.status} ${r.body.slice(0, 100)}`);
+        } catch (e) {
+          if (listening) answers.push(String(e));
+          else await new Promise((r) => setTimeout(r, 2));
+        }
+      }
+    })();
+    try {
+      await apply(configMap({ name: 'pay', namespace: NS, config: `
+ambassador: pay
+listeners:
+  - name: api
+    port: ${payPort}
+    routes: [{match: {prefix: /}, upstream: v1, inject: {header: x-pay-token, secret: {name: pay-token, key: token}}}]
+upstreams:
+  v1: {endpoints: ["127.0.0.1:${v1.port}"]}` }));
+      await waitUntil(async () => answers.length >= 300, 10_000, '300 answers from the new listener');
+    } finally {
+      running = false;
+      await loop;
+    }
+    expect(answers.filter((a) => a !== '200 pay-secret-1')).toEqual([]);
+    await waitUntil(async () => (await eventsSince(since, 'Accepted', NS, 'pay')).length > 0, 3000, 'the Accepted event');
+    await new Promise((r) => setTimeout(r, 500));
+    // One Accepted event, naming the version its Envoys are served; no Invalid event.
+    const served = (await cp.status()).groups.find((g) => g.group === `${NS}/pay`)?.served;
+    expect(await eventsSince(since, 'Accepted', NS, 'pay')).toEqual([`served to the Envoys of ambassador "pay" as version ${served}`]);
+    expect(await eventsSince(since, 'Invalid', NS, 'pay')).toEqual([]);
+    expect(await eventsSince(since, 'Invalid', 'demo', 'movies-ambassador')).toEqual([]);
+    expect(cp.proc.output().slice(mark)).not.toContain('not found');
+    await pay.stop();
+  });
+
   it('recovers from an API server restart and applies an edit made after it', async () => {
     await kube.restart();
     const restarted = performance.now();
@@ -246,6 +324,7 @@ upstreams:
         if (r.status !== 200) failures.push(`${r.status}`);
       }
     })();
+    const restarted = Date.now() - 1000;
     try {
       const xdsPort = cp.xdsPort;
       const stopping = cp.proc;
@@ -268,6 +347,18 @@ upstreams:
     expect(failures).toEqual([]);
     expect(await versions()).toBe(before);
     expect(await modified()).toBe(changesBefore);
+    // No false event or warning: the Secret-referencing configs (shop/pay, deploy/'s demo config)
+    // are not reported invalid while their Secrets are being read, and each Accepted event names
+    // the version served.
+    expect(await eventsSince(restarted, 'Invalid', NS, 'pay')).toEqual([]);
+    expect(await eventsSince(restarted, 'Invalid', 'demo', 'movies-ambassador')).toEqual([]);
+    expect(await eventsSince(restarted, 'Invalid', NS, 'orders')).toEqual([]);
+    expect(cp.proc.output().split('\n').filter((l) => l.includes('"level":40') || l.includes('"level":50'))).toEqual([]);
+    const status = await cp.status();
+    for (const [ns, name, group] of [[NS, 'orders', `${NS}/orders`], [NS, 'pay', `${NS}/pay`], ['demo', 'movies-ambassador', 'demo/movies']] as const) {
+      const served = status.groups.find((g) => g.group === group)?.served;
+      for (const note of await eventsSince(restarted, 'Accepted', ns, name)) expect(note).toMatch(new RegExp(`as version ${served}$`));
+    }
   });
 
   it('removes the listener when the ConfigMap is deleted', async () => {

@@ -31,10 +31,10 @@ afterEach(async () => {
 });
 
 /** Starts a source on `dir` and returns a recorder of its onChange calls. */
-async function start(): Promise<Recorder> {
+async function start(o: { deletionGraceMs?: number } = {}): Promise<Recorder> {
   const sink = logs; // this test's lines only, even if a source outlived an earlier test
   const logger = pino({ level: 'debug' }, { write: (line: string) => void sink.push(line) });
-  const source = new DirectorySource({ dir, debounceMs: DEBOUNCE_MS, logger });
+  const source = new DirectorySource({ dir, debounceMs: DEBOUNCE_MS, logger, ...o });
   sources.push(source);
   const rec = new Recorder(source);
   await source.start((s) => rec.push(s));
@@ -316,13 +316,70 @@ describe('DirectorySource: watching', () => {
     expect(logs.filter((l) => l.includes('"level":40'))).toHaveLength(1);
   });
 
-  it('removes the objects of a deleted file', async () => {
+  it('removes the objects of a deleted file once the deletion grace period is over, not before', async () => {
     await write('a.yaml', cm('a'));
     await write('b.yaml', cm('b'));
+    const rec = await start({ deletionGraceMs: 500 });
+    await rec.next();
+    const deleted = performance.now();
+    await fsp.rm(path.join(dir, 'a.yaml'));
+    // The next state is the one without a: nothing was emitted in between.
+    expect([...(await rec.next()).objects.keys()]).toEqual(['ConfigMap/default/b']);
+    expect(performance.now() - deleted).toBeGreaterThanOrEqual(500);
+    expect(logs.some((l) => l.includes('ConfigMap default/a is no longer in') && l.includes('removed in 500 ms unless it comes back'))).toBe(true);
+    expect(logs.some((l) => l.includes('ConfigMap default/a did not come back'))).toBe(true);
+  });
+
+  it('with a grace period of 0, removes at once', async () => {
+    await write('a.yaml', cm('a'));
+    const rec = await start({ deletionGraceMs: 0 });
+    await rec.next();
+    const deleted = performance.now();
+    await fsp.rm(path.join(dir, 'a.yaml'));
+    expect((await rec.next()).objects.size).toBe(0);
+    expect(performance.now() - deleted).toBeLessThan(400);
+  });
+
+  it('never drops the objects of a file deleted and written back 300 ms later; an edit in it applies at once', async () => {
+    await write('a.yaml', cm('a', 'v1'));
     const rec = await start();
     await rec.next();
     await fsp.rm(path.join(dir, 'a.yaml'));
-    expect([...(await rec.next()).objects.keys()]).toEqual(['ConfigMap/default/b']);
+    await sleep(300);
+    const back = performance.now();
+    await write('a.yaml', cm('a', 'v2'));
+    const s = await rec.next();
+    expect(cmValue(s, 'a')).toBe('v2');
+    expect(performance.now() - back).toBeLessThan(500);
+    await sleep(2500); // past the grace period: nothing is removed later either
+    expect(rec.states.every((st) => cmValue(st, 'a') !== undefined)).toBe(true);
+    expect(rec.states).toHaveLength(2);
+  });
+
+  it('never drops the second object of a file rewritten in two writes 300 ms apart', async () => {
+    await write('ab.yaml', `${cm('a', 'v1')}---
+${cm('b', 'v1')}`);
+    const rec = await start();
+    await rec.next();
+    await write('ab.yaml', `${cm('a', 'v2')}---
+`); // the first write: b is not there yet
+    await sleep(300);
+    await fsp.appendFile(path.join(dir, 'ab.yaml'), cm('b', 'v2'));
+    await rec.until((s) => cmValue(s, 'a') === 'v2' && cmValue(s, 'b') === 'v2');
+    await sleep(2500);
+    expect(rec.states.every((st) => cmValue(st, 'b') !== undefined)).toBe(true);
+  });
+
+  it('an object that moves to another file is never absent, and its old file no longer holds it', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start({ deletionGraceMs: 300 });
+    await rec.next();
+    await writeAtomic('moved.yaml', cm('a', 'v2'));
+    await fsp.rm(path.join(dir, 'a.yaml'));
+    // At once (not after the grace period), and never reported as defined twice.
+    await rec.until((s) => cmValue(s, 'a') === 'v2', 1000);
+    await sleep(600);
+    expect(rec.states.every((st) => cmValue(st, 'a') !== undefined && st.problems.length === 0)).toBe(true);
   });
 
   it('picks up an atomic save (write temp file, rename over the original) without an intermediate state', async () => {
@@ -387,6 +444,29 @@ describe('DirectorySource: watching', () => {
     const after = await rec.next();
     expect(cmValue(after, 'dup')).toBe('from-b');
     expect(after.problems).toEqual([]);
+  });
+
+  it('keeps a duplicate object with the file that had it first, even when the newcomer sorts first', async () => {
+    await write('z.yaml', cm('dup', 'from-z'));
+    const rec = await start({ deletionGraceMs: 200 });
+    await rec.next();
+    await writeAtomic('a.yaml', cm('dup', 'from-a'));
+    const s = await rec.until((st) => st.problems.length > 0);
+    expect(cmValue(s, 'dup')).toBe('from-z');
+    expect(s.problems).toEqual([{
+      origin: path.join(dir, 'a.yaml'),
+      message: `${path.join(dir, 'a.yaml')}: ConfigMap "default/dup" is also defined in ${path.join(dir, 'z.yaml')}, which had it first and keeps it — remove one of the two definitions`,
+    }]);
+    // z deleted and written back within the grace period: it still has it.
+    await fsp.rm(path.join(dir, 'z.yaml'));
+    await sleep(100);
+    await write('z.yaml', cm('dup', 'from-z2'));
+    await rec.until((st) => cmValue(st, 'dup') === 'from-z2');
+    // Deleted for good: a takes over.
+    await fsp.rm(path.join(dir, 'z.yaml'));
+    const after = await rec.until((st) => cmValue(st, 'dup') === 'from-a');
+    expect(after.problems).toEqual([]);
+    expect(rec.states.every((st) => cmValue(st, 'dup') !== undefined)).toBe(true);
   });
 
   it('does not call onChange when a file is rewritten unchanged or only its comments change', async () => {

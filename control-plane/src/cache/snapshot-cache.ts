@@ -1,11 +1,20 @@
 // One snapshot per node group. What a group is *served* can differ from the latest snapshot:
 // when an Envoy NACKs the served snapshot, the group falls back to its last fully ACKed one
 // until the pipeline produces a different snapshot.
+//
+// Absence is not deletion. A group the pipeline has said nothing about since this process started
+// is *unknown*: an Envoy of it that reports having config (a non-empty version in the requests that
+// open its subscriptions, as Envoy sends after every reconnect) is *held* — it gets no response at
+// all and keeps what it has — while a new Envoy (nothing to lose) gets the empty configuration.
+// The pipeline can also hold a group explicitly (its ConfigMap exists but has no valid version):
+// then no Envoy of it is answered. Only a snapshot set by the pipeline (possibly the empty one,
+// after a deletion it saw) releases a hold.
 import { EMPTY_SNAPSHOT, type Snapshot } from './snapshot.ts';
 import { CLUSTER, LISTENER, PUSH_ORDER, type TypeUrl } from '../xds/type-urls.ts';
 import { baseGroupKey } from '../translate/names.ts';
 
 interface GroupState {
+  kind: 'snapshot';
   latest: Snapshot;
   served: Snapshot;
   /** Types of `served` that some Envoy of the group has ACKed. */
@@ -13,6 +22,8 @@ interface GroupState {
   lastGood?: Snapshot;
   rejected?: Rejection;
 }
+
+type Entry = GroupState | { kind: 'held'; reason: string };
 
 export interface Rejection {
   snapshotVersion: string;
@@ -32,18 +43,59 @@ export interface GroupStatus {
   origins: readonly string[];
 }
 
+/** A group whose Envoys get no response, and why. */
+export interface HeldGroup {
+  group: string;
+  reason: string;
+  /** The node ids of its connected Envoys that are held. */
+  nodes: string[];
+}
+
+/** One Envoy's stream, as the cache sees it. */
+export interface Subscription {
+  /** The version_info of a request that opens (or, after a reconnect, re-opens) the subscription
+   * to a type: what the Envoy has of it. */
+  reported(type: TypeUrl, version: string): void;
+  /** What to send the Envoy now; undefined means nothing: before the first sync, or while held. */
+  served(): Snapshot | undefined;
+  close(): void;
+}
+
+export const UNKNOWN_GROUP_REASON = 'no ConfigMap configures it, and none was seen deleted, since this control plane started; its Envoys that have config keep it';
+
+interface Subscriber {
+  group: string;
+  nodeId: string;
+  /** The Envoy reported a version other than none or the empty configuration's. */
+  hasConfig: boolean;
+  onChange: () => void;
+}
+
+export interface SnapshotCacheOptions {
+  /** Called with every held group whenever that list changes. */
+  onHeldChange?: (held: readonly HeldGroup[]) => void;
+}
+
 export class SnapshotCache {
   private synced = false;
-  private readonly groups = new Map<string, GroupState>();
-  private readonly watchers = new Map<string, Set<() => void>>();
+  private readonly groups = new Map<string, Entry>();
+  private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly pendingNotify = new Set<string>();
+  private readonly onHeldChange: ((held: readonly HeldGroup[]) => void) | undefined;
+  private heldSignature = '[]';
 
-  /** Sets a group's snapshot. One equal to the latest (e.g. the one an Envoy just rejected) changes nothing. */
+  constructor(o: SnapshotCacheOptions = {}) {
+    this.onHeldChange = o.onHeldChange;
+  }
+
+  /** Sets a group's snapshot (releasing a hold). One equal to the latest (e.g. the one an Envoy just
+   * rejected) changes nothing. */
   set(group: string, snapshot: Snapshot): void {
     const st = this.groups.get(group);
-    if (!st) {
-      this.groups.set(group, { latest: snapshot, served: snapshot, acked: new Set() });
+    if (st?.kind !== 'snapshot') {
+      this.groups.set(group, { kind: 'snapshot', latest: snapshot, served: snapshot, acked: new Set() });
       this.notify(group);
+      this.heldChanged();
       return;
     }
     if (st.latest.version === snapshot.version) return;
@@ -59,11 +111,23 @@ export class SnapshotCache {
     this.notify(group);
   }
 
-  /** Forgets an environment's group: its Envoys are then served the base group's snapshot. */
-  remove(group: string): void {
-    if (this.groups.delete(group)) this.notify(group);
+  /** Holds a group: none of its Envoys (nor of its environments without a snapshot of their own)
+   * is answered until set() or remove(). Used for a group whose config exists but was never valid. */
+  hold(group: string, reason: string): void {
+    const st = this.groups.get(group);
+    if (st?.kind === 'held' && st.reason === reason) return;
+    this.groups.set(group, { kind: 'held', reason });
+    this.heldChanged();
   }
 
+  /** Forgets a group: it is unknown again (an environment's group falls back to its base group's). */
+  remove(group: string): void {
+    if (!this.groups.delete(group)) return;
+    this.notify(group);
+    this.heldChanged();
+  }
+
+  /** The groups the pipeline has set or held. */
   groupNames(): string[] {
     return [...this.groups.keys()];
   }
@@ -72,27 +136,64 @@ export class SnapshotCache {
   markSynced(): void {
     if (this.synced) return;
     this.synced = true;
-    for (const g of this.watchers.keys()) this.notify(g);
+    for (const g of this.subscribers.keys()) this.notify(g);
+    this.heldChanged();
   }
 
   isSynced(): boolean {
     return this.synced;
   }
 
-  /** What the group's Envoys get now; undefined before the first sync. */
+  /** What an Envoy of the group that reports no config gets now; undefined before the first sync
+   * and while the group is held. */
   served(group: string): Snapshot | undefined {
-    if (!this.synced) return undefined;
-    return this.state(group)?.served ?? EMPTY_SNAPSHOT;
+    return this.answer(group, false);
   }
 
-  watch(group: string, fn: () => void): () => void {
-    let set = this.watchers.get(group);
-    if (!set) this.watchers.set(group, (set = new Set()));
-    set.add(fn);
-    return () => {
-      set.delete(fn);
-      if (set.size === 0) this.watchers.delete(group);
+  /** The snapshot the pipeline last set for exactly this group, if any. */
+  latest(group: string): Snapshot | undefined {
+    const st = this.groups.get(group);
+    return st?.kind === 'snapshot' ? st.latest : undefined;
+  }
+
+  subscribe(group: string, nodeId: string, onChange: () => void): Subscription {
+    const sub: Subscriber = { group, nodeId, hasConfig: false, onChange };
+    let set = this.subscribers.get(group);
+    if (!set) this.subscribers.set(group, (set = new Set()));
+    set.add(sub);
+    this.heldChanged();
+    return {
+      reported: (type, version) => {
+        if (sub.hasConfig || version === '' || version === EMPTY_SNAPSHOT.types[type].version) return;
+        sub.hasConfig = true;
+        this.heldChanged();
+      },
+      served: () => this.answer(sub.group, sub.hasConfig),
+      close: () => {
+        if (!set.delete(sub)) return;
+        if (set.size === 0) this.subscribers.delete(group);
+        this.heldChanged();
+      },
     };
+  }
+
+  /** Groups whose Envoys get no response, sorted; empty before the first sync. */
+  held(): HeldGroup[] {
+    if (!this.synced) return [];
+    const out = new Map<string, HeldGroup>();
+    for (const [group, e] of this.groups) if (e.kind === 'held') out.set(group, { group, reason: e.reason, nodes: [] });
+    for (const [group, subs] of this.subscribers) {
+      for (const sub of subs) {
+        const found = this.entry(group);
+        if (found?.entry.kind === 'snapshot' || (!found && !sub.hasConfig)) continue;
+        const key = found?.key ?? group;
+        let h = out.get(key);
+        if (!h) out.set(key, (h = { group: key, reason: UNKNOWN_GROUP_REASON, nodes: [] }));
+        h.nodes.push(sub.nodeId);
+      }
+    }
+    for (const h of out.values()) h.nodes.sort();
+    return [...out.values()].sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
   }
 
   ack(group: string, type: TypeUrl, version: string): void {
@@ -114,31 +215,61 @@ export class SnapshotCache {
   }
 
   status(): GroupStatus[] {
-    return [...this.groups].sort(([a], [b]) => a.localeCompare(b)).map(([group, st]) => ({
-      group,
-      latest: st.latest.version,
-      served: st.served.version,
-      ...(st.lastGood ? { lastGood: st.lastGood.version } : {}),
-      ...(st.rejected ? { rejected: st.rejected } : {}),
-      origins: st.latest.origins,
-    }));
+    const out: GroupStatus[] = [];
+    for (const [group, st] of [...this.groups].sort(([a], [b]) => a.localeCompare(b))) {
+      if (st.kind !== 'snapshot') continue;
+      out.push({
+        group,
+        latest: st.latest.version,
+        served: st.served.version,
+        ...(st.lastGood ? { lastGood: st.lastGood.version } : {}),
+        ...(st.rejected ? { rejected: st.rejected } : {}),
+        origins: st.latest.origins,
+      });
+    }
+    return out;
   }
 
-  /** An environment's group without a snapshot of its own is served its base group's. */
+  private answer(group: string, hasConfig: boolean): Snapshot | undefined {
+    if (!this.synced) return undefined;
+    const e = this.entry(group)?.entry;
+    if (e) return e.kind === 'snapshot' ? e.served : undefined;
+    return hasConfig ? undefined : EMPTY_SNAPSHOT;
+  }
+
+  /** An environment's group without an entry of its own is governed by its base group's. */
+  private entry(group: string): { key: string; entry: Entry } | undefined {
+    for (const key of [group, baseGroupKey(group)]) {
+      const entry = this.groups.get(key);
+      if (entry) return { key, entry };
+    }
+    return undefined;
+  }
+
   private state(group: string): GroupState | undefined {
-    return this.groups.get(group) ?? this.groups.get(baseGroupKey(group));
+    const e = this.entry(group)?.entry;
+    return e?.kind === 'snapshot' ? e : undefined;
   }
 
-  /** Watchers run once per tick, after the caller's own state changes are complete. A base group's
-   * change also reaches the environments' watchers that fall back to it. */
+  private heldChanged(): void {
+    if (!this.onHeldChange) return;
+    const held = this.held();
+    const signature = JSON.stringify(held);
+    if (signature === this.heldSignature) return;
+    this.heldSignature = signature;
+    this.onHeldChange(held);
+  }
+
+  /** Subscribers run once per tick, after the caller's own state changes are complete. A base
+   * group's change also reaches the environments' subscribers that fall back to it. */
   private notify(group: string): void {
-    const keys = [group, ...[...this.watchers.keys()].filter((k) => k !== group && baseGroupKey(k) === group && !this.groups.has(k))];
+    const keys = [group, ...[...this.subscribers.keys()].filter((k) => k !== group && baseGroupKey(k) === group && !this.groups.has(k))];
     for (const key of keys) {
       if (this.pendingNotify.has(key)) continue;
       this.pendingNotify.add(key);
       queueMicrotask(() => {
         this.pendingNotify.delete(key);
-        for (const fn of [...(this.watchers.get(key) ?? [])]) fn();
+        for (const sub of [...(this.subscribers.get(key) ?? [])]) sub.onChange();
       });
     }
   }

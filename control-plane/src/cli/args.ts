@@ -24,8 +24,8 @@ export function requireFlag(name: string, value: string | undefined): string {
   return value;
 }
 
-export function durationFlag(name: string, value: string): number {
+export function durationFlag(name: string, value: string, o: { zero?: boolean } = {}): number {
   const ms = parseDurationMs(value);
-  if (ms === undefined || ms <= 0) throw new UsageError(`--${name}: expected a duration such as "500ms", "30s" or "2m", found ${JSON.stringify(value)}`);
+  if (ms === undefined || (ms === 0 && !o.zero)) throw new UsageError(`--${name}: expected a duration such as "500ms", "30s" or "2m"${o.zero ? ' (or 0s)' : ''}, found ${JSON.stringify(value)}`);
   return ms;
 }

@@ -19,7 +19,8 @@ Kubernetes API server. Edits are picked up live. The xDS port is TLS; every Envo
 
 Source:
   --config-dir DIR        folder of Kubernetes manifests
-  --deletion-grace D      with --config-dir: how long an object must stay gone before it counts as deleted (default 2s)
+  --deletion-grace D      with --config-dir: an object gone from the folder is removed only if it is
+                          still gone after this long (default 2s; 0s removes at once)
   --kubernetes            read ConfigMaps labelled xds-ambassador.io/config=true from the API server
   --kubeconfig PATH       with --kubernetes: this kubeconfig (default: $KUBECONFIG, ~/.kube/config,
                           or the Pod's service account when run in a cluster)
@@ -78,11 +79,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (!values.kubernetes && (values.kubeconfig !== undefined || values.namespace.length > 0 || values['token-audience'] !== undefined)) {
     throw new UsageError('--kubeconfig, --namespace and --token-audience go with --kubernetes');
   }
+  if (values.kubernetes && values['deletion-grace'] !== undefined) throw new UsageError('--deletion-grace goes with --config-dir');
+  const deletionGraceMs = values['deletion-grace'] === undefined ? undefined : durationFlag('deletion-grace', values['deletion-grace'], { zero: true });
   const logger = createLogger(values['log-level']);
   const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
   const source = kubeConfig
     ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
-    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger });
+    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger, ...(deletionGraceMs === undefined ? {} : { deletionGraceMs }) });
   const audience = values['token-audience'] ?? DEFAULT_TOKEN_AUDIENCE;
   const security = await xdsSecurity({
     insecure: values.insecure,

@@ -1,11 +1,15 @@
 // Source state → one validated config per node group. A ConfigMap that fails validation keeps
 // serving its last good version; its errors are reported, and no other ConfigMap is affected.
+// Ownership is stable: the ConfigMap that configures an ambassador keeps it while it exists and
+// claims it; another one claiming it is rejected. With no owner yet (a fresh start, or the owner
+// gone), the oldest claimant (by creation time when the source knows it, then by name) gets it.
 import { createHash } from 'node:crypto';
 import type { ConfigMapObject, SecretObject, SourceState } from '../sources/types.ts';
 import { groupKey, type GroupId } from '../translate/names.ts';
 import { formatPath, withFileLine, type ConfigError } from './errors.ts';
 import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap } from './parse-configmap.ts';
 import type { AmbassadorConfig } from './schema.ts';
+import { claimedAmbassador } from './claimed-ambassador.ts';
 import { configForEnvironment } from './environments.ts';
 import { secretProblem, secretUses, type SecretUseSite } from './secret-refs.ts';
 
@@ -16,6 +20,8 @@ export interface AmbassadorModel {
   config: AmbassadorConfig;
   /** True when the ConfigMap's current content is invalid and this is its last good version. */
   stale: boolean;
+  /** A Secret it references has not been read yet: it is not to be built (nor reported) until it is. */
+  waiting: boolean;
   /** The Secrets of its namespace that the config references and that exist, by name. */
   secrets: ReadonlyMap<string, SecretObject>;
   /** A hash of those Secrets' contents: a changed Secret changes it. */
@@ -27,6 +33,16 @@ export interface ModelResult {
   errors: ConfigError[];
   /** Every Secret ("namespace/name") the configs reference, found or not. */
   wantedSecrets: Set<string>;
+  /** Groups ("namespace/ambassador") that no valid config configures, but that a ConfigMap with no
+   * valid version since start claims (by its `ambassador:` line): group → that ConfigMap. */
+  held: Map<string, string>;
+}
+
+interface Candidate {
+  configMap: string;
+  cm: ConfigMapObject;
+  accepted: Accepted;
+  stale: boolean;
 }
 
 interface Accepted {
@@ -42,10 +58,13 @@ export class ModelBuilder {
   private readonly lastGood = new Map<string, Accepted>();
   /** The errors of each ConfigMap's current content when it is invalid: parsed once, not per build. */
   private readonly failed = new Map<string, { key: string; errors: ConfigError[] }>();
+  /** Base group key → the ConfigMap that configures it. */
+  private owners = new Map<string, string>();
 
   build(state: SourceState): ModelResult {
     const errors: ConfigError[] = [];
-    const candidates: { configMap: string; cm: ConfigMapObject; accepted: Accepted; stale: boolean }[] = [];
+    const candidates: Candidate[] = [];
+    const invalidClaims: { configMap: string; group: string }[] = [];
     const present = new Set<string>();
 
     const configMaps = [...state.objects.values()]
@@ -75,36 +94,51 @@ export class ModelBuilder {
         }
       }
       if (accepted) candidates.push({ configMap: id, cm, accepted, stale });
+      else {
+        const claimed = claimedAmbassador(text);
+        if (claimed !== undefined) invalidClaims.push({ configMap: id, group: groupKey({ namespace: cm.namespace, ambassador: claimed }) });
+      }
     }
     for (const id of [...this.lastGood.keys()]) if (!present.has(id)) this.lastGood.delete(id);
     for (const id of [...this.failed.keys()]) if (!present.has(id)) this.failed.delete(id);
 
-    // One ConfigMap per ambassador: the first by name wins, a second one is an error.
+    // One ConfigMap per ambassador: the owner keeps it, any other claimant is an error.
+    const groupOf = (c: Candidate) => groupKey({ namespace: c.cm.namespace, ambassador: c.accepted.config.ambassador });
+    const owners = new Map<string, string>();
+    for (const [key, claimants] of Map.groupBy(candidates, groupOf)) {
+      const owner = claimants.find((c) => c.configMap === this.owners.get(key)) ?? claimants.toSorted(olderFirst)[0];
+      if (owner) owners.set(key, owner.configMap);
+    }
+    this.owners = owners;
+
     const ambassadors = new Map<string, AmbassadorModel>();
     const wantedSecrets = new Set<string>();
-    const add = (group: GroupId, c: (typeof candidates)[number], config: AmbassadorConfig) => {
+    const add = (group: GroupId, c: Candidate, config: AmbassadorConfig) => {
       const uses = c.accepted.uses.get(config) ?? [];
       const secrets = new Map<string, SecretObject>();
+      const unread = new Set<string>();
       for (const site of uses) {
-        wantedSecrets.add(`${group.namespace}/${site.name}`);
-        const o = state.objects.get(`Secret/${group.namespace}/${site.name}`);
+        const key = `${group.namespace}/${site.name}`;
+        wantedSecrets.add(key);
+        if (state.secretsRead && !state.secretsRead.has(key)) unread.add(site.name);
+        const o = state.objects.get(`Secret/${key}`);
         if (o?.kind === 'Secret') secrets.set(site.name, o);
       }
       for (const site of uses) {
-        const problem = secretProblem(group.namespace, site, secrets);
+        const problem = unread.has(site.name) ? undefined : secretProblem(group.namespace, site, secrets);
         if (problem) errors.push(withFileLine(c.cm, { object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem }));
       }
-      ambassadors.set(groupKey(group), { group, configMap: c.configMap, config, stale: c.stale, secrets, secretsVersion: hashSecrets(secrets) });
+      ambassadors.set(groupKey(group), { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets) });
     };
     for (const c of candidates) {
       const group = { namespace: c.cm.namespace, ambassador: c.accepted.config.ambassador };
-      const owner = ambassadors.get(groupKey(group));
-      if (owner) {
+      const owner = owners.get(groupKey(group));
+      if (owner !== c.configMap) {
         errors.push(withFileLine(c.cm, {
           object: c.configMap,
           key: CONFIG_KEY,
           path: 'ambassador',
-          message: `ambassador "${group.ambassador}" in namespace "${group.namespace}" is already configured by ConfigMap ${owner.configMap}; put all of an ambassador's listeners in one ConfigMap, or give this one another ambassador name`,
+          message: `ambassador "${group.ambassador}" in namespace "${group.namespace}" is already configured by ConfigMap ${owner}; put all of an ambassador's listeners in one ConfigMap, or give this one another ambassador name`,
         }));
         continue;
       }
@@ -112,9 +146,16 @@ export class ModelBuilder {
       // Envoys that declare an environment with overrides get their own merged config.
       for (const [environment, config] of c.accepted.environments) add({ ...group, environment }, c, config);
     }
+    const held = new Map<string, string>();
+    for (const claim of invalidClaims) if (!owners.has(claim.group) && !held.has(claim.group)) held.set(claim.group, claim.configMap);
     // An environment's merged config repeats its ConfigMap's Secret errors: report each once.
-    return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()], wantedSecrets };
+    return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()], wantedSecrets, held };
   }
+}
+
+/** The older first, when creation times are known; then by name (the candidates come sorted by name). */
+function olderFirst(a: Candidate, b: Candidate): number {
+  return a.cm.created !== undefined && b.cm.created !== undefined ? a.cm.created - b.cm.created : 0;
 }
 
 /**

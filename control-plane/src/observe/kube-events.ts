@@ -1,7 +1,9 @@
 // Config status as Kubernetes Events (events.k8s.io/v1) on the ConfigMap, so that
 // `kubectl describe configmap NAME` says why a config is or is not live. An event repeated within
 // DEDUP_MS is not sent again, and each ConfigMap gets at most BURST events of each reason, refilled
-// one per REFILL_MS, so a NACK storm from many Envoys cannot flood the API server.
+// one per REFILL_MS, so a NACK storm from many Envoys cannot flood the API server. Accepted and
+// Invalid say what the ConfigMap's state is now: after one of them, the other is never deduplicated
+// (a fix back to an earlier version is Accepted again, so the latest event tells the truth).
 import os from 'node:os';
 import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../observe/log.ts';
@@ -11,6 +13,8 @@ const DEDUP_MS = 10 * 60_000;
 const BURST = 5;
 const REFILL_MS = 10_000;
 const MAX_NOTE = 1024; // the API server limits an Event's note to 1 kB
+/** The reasons that state whether a ConfigMap's content is live, each with its opposite. */
+const STATE_REASONS: Readonly<Record<string, string>> = { Accepted: 'Invalid', Invalid: 'Accepted' };
 
 export class KubeEventRecorder implements ConfigStatusSink {
   readonly #api: EventsV1Api;
@@ -50,6 +54,10 @@ export class KubeEventRecorder implements ConfigStatusSink {
       return;
     }
     this.#sent.set(key, now);
+    const opposite = STATE_REASONS[reason];
+    if (opposite !== undefined) {
+      for (const k of this.#sent.keys()) if (k.startsWith(`${configMap}\u0000${opposite}\u0000`)) this.#sent.delete(k);
+    }
     for (const [k, at] of this.#sent) if (now - at >= DEDUP_MS) this.#sent.delete(k);
     const body = {
       // Named as kubectl's recorders name events: the object, a dot, the time in hex (unique enough,

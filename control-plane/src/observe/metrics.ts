@@ -14,6 +14,7 @@ export class Metrics {
   readonly configErrors = new client.Gauge({ name: 'xds_ambassador_config_errors', help: 'Inputs currently rejected by validation (their last good version is served)', registers: [this.registry] });
   readonly snapshots = new client.Counter({ name: 'xds_ambassador_snapshots_total', help: 'Snapshots published', registers: [this.registry] });
   readonly groups = new client.Gauge({ name: 'xds_ambassador_groups', help: 'Node groups with a snapshot', registers: [this.registry] });
+  readonly heldGroups = new client.Gauge({ name: 'xds_ambassador_held_groups', help: 'Node groups whose Envoys (some or all) get no response and keep the config they have (see /debug/status "held")', registers: [this.registry] });
   readonly buildSeconds = new client.Histogram({ name: 'xds_ambassador_build_seconds', help: 'Time from a source change to published snapshots', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   constructor() {

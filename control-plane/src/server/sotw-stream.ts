@@ -14,9 +14,11 @@
 //   EDS cluster to have its endpoints), RDS also waits for LDS; clusters the Envoy's current routes
 //   still use are kept in CDS until those routes are replaced;
 // - the cache is told which served snapshot a response was built from, so that ACK/NACK (and NACK
-//   rollback) apply even when the response differs from it (retained clusters, named subsets).
+//   rollback) apply even when the response differs from it (retained clusters, named subsets);
+// - the version_info of a nonce-less request (what Envoy has, e.g. after a reconnect) goes to the
+//   cache, which may hold the stream: no response at all, so Envoy keeps its config.
 import { randomBytes } from 'node:crypto';
-import type { SnapshotCache } from '../cache/snapshot-cache.ts';
+import type { SnapshotCache, Subscription } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
@@ -60,7 +62,8 @@ export interface StreamDeps {
 
 export class SotwStream {
   private ref?: StreamRef;
-  private unwatch?: () => void;
+  /** The cache decides what this Envoy is served, given what it reported having. */
+  private sub?: Subscription;
   private readonly types = new Map<TypeUrl, TypeState>();
   /** EDS names of clusters that the latest CDS response added or changed: Envoy (re)creates them,
    * and a new instance warms only on a fresh EDS response, even when the endpoints did not change. */
@@ -94,7 +97,7 @@ export class SotwStream {
       const client = who.method === 'insecure' ? 'unauthenticated (--insecure)' : `${who.namespace}/${who.serviceAccount} (${who.method})`;
       this.ref = { streamId: this.id, node: req.node, group: groupKey(g.group), client };
       this.deps.observer.streamOpened(this.ref);
-      this.unwatch = this.deps.cache.watch(this.ref.group, () => this.pushAll());
+      this.sub = this.deps.cache.subscribe(this.ref.group, req.node.id, () => this.pushAll());
     }
     const ref = this.ref;
     if (!isTypeUrl(req.type_url)) return this.deps.observer.unknownType(ref, req.type_url);
@@ -120,6 +123,7 @@ export class SotwStream {
       }
     } else {
       st.fresh = true;
+      this.sub?.reported(type, req.version_info);
     }
 
     const names = req.resource_names.filter((n) => n !== '*');
@@ -136,8 +140,8 @@ export class SotwStream {
 
   close(reason: string): void {
     this.closed = true;
-    this.unwatch?.();
-    this.unwatch = undefined;
+    this.sub?.close();
+    this.sub = undefined;
     if (this.ref) this.deps.observer.streamClosed(this.ref, reason);
   }
 
@@ -152,8 +156,8 @@ export class SotwStream {
 
   private pushAll(): void {
     if (!this.ref || this.closed) return;
-    const served = this.deps.cache.served(this.ref.group);
-    if (!served) return; // sources not synced yet: never an empty LDS/CDS
+    const served = this.sub?.served();
+    if (!served) return; // sources not synced yet, or held: never an LDS/CDS that removes what Envoy has
     // A config edit may take this identity off the ambassador's list: it gets nothing more.
     const verdict = authorizeClients(this.deps.identity, served.clients, this.ref.group);
     if (!verdict.ok) return this.deps.refuse(verdict);

@@ -3,6 +3,14 @@
 // Watch events are only a hint: on any event the whole (small) tree is re-read after a debounce
 // and file contents are compared, so editors' atomic saves (temp + rename, vim's rename-away +
 // write-new) and Kubernetes ConfigMap volumes (a `..data` symlink swap) all just work.
+//
+// Additions and edits apply at once; a deletion only after a grace period. An object that vanishes
+// (its file deleted, or no longer in its file) is kept for `deletionGraceMs` and only then removed,
+// unless it comes back: a file deleted and written back (git checkout, a deploy script), or
+// rewritten in several writes, never empties an ambassador in between.
+//
+// An object defined in two files belongs to the file that had it first; at start, to the file
+// whose path sorts first. The other definition is reported as a problem.
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
@@ -16,15 +24,25 @@ export interface DirectorySourceOptions {
   dir: string;
   /** Quiet time after the last watch event before re-reading (default 100 ms). */
   debounceMs?: number;
+  /** How long an object that vanished is kept before it is removed (default DELETION_GRACE_MS). */
+  deletionGraceMs?: number;
   logger: Logger;
 }
 
+/** Long enough for a delete-and-write-back or a rewrite in several writes; short enough that a real
+ * deletion still takes effect within seconds. */
+export const DELETION_GRACE_MS = 2000;
+
 interface FileEntry {
-  /** Content last read; undefined after a read error, so the next good read is parsed again. */
+  /** Content last read; undefined after a read error or deletion, so the next good read is parsed again. */
   bytes: Buffer | undefined;
   /** Objects of the last version that parsed; kept while the file is broken. */
   good: SourceObject[];
   problem: SourceProblem | undefined;
+  /** Objects that vanished from this file, kept until their deadline (ms, performance.now()). */
+  lingering: Map<string, { object: SourceObject; until: number }>;
+  /** The file itself is gone: the entry only holds lingering objects. */
+  deleted?: true;
 }
 
 interface Listing {
@@ -41,11 +59,15 @@ const RETRY_MS = 1000;
 export class DirectorySource implements Source {
   readonly #dir: string;
   readonly #debounceMs: number;
+  readonly #graceMs: number;
   readonly #log: Logger;
   readonly #files = new Map<string, FileEntry>();
   #dirProblem: SourceProblem | undefined;
   readonly #watchers = new Map<string, fs.FSWatcher>();
   #timer: NodeJS.Timeout | undefined;
+  #graceTimer: NodeJS.Timeout | undefined;
+  /** Object key → the file it belongs to (as of the last state built). */
+  #owners = new Map<string, string>();
   #scanning: Promise<void> | undefined;
   #dirty = false;
   #stopped = false;
@@ -56,6 +78,7 @@ export class DirectorySource implements Source {
   constructor(options: DirectorySourceOptions) {
     this.#dir = options.dir;
     this.#debounceMs = options.debounceMs ?? 100;
+    this.#graceMs = options.deletionGraceMs ?? DELETION_GRACE_MS;
     this.#log = options.logger.child({ source: 'directory', dir: options.dir });
   }
 
@@ -76,6 +99,7 @@ export class DirectorySource implements Source {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearTimeout(this.#graceTimer);
     this.#unwatchAll();
     await this.#scanning;
   }
@@ -164,12 +188,12 @@ export class DirectorySource implements Source {
     // Files under a directory that cannot be listed keep their last state instead of vanishing.
     const inUnreadableDir = (f: string): boolean => listing.unreadableDirs.some(([d]) => f.startsWith(d + path.sep));
     for (const f of this.#files.keys()) {
-      if (!present.has(f) && !inUnreadableDir(f)) this.#files.delete(f);
+      if (!present.has(f) && !inUnreadableDir(f)) this.#fileGone(f);
     }
     const reads = await Promise.all(listing.files.map(async (f) => [f, await readManifestFile(f)] as const));
     for (const [f, read] of reads) this.#update(f, read);
     for (const [d, code] of listing.unreadableDirs) {
-      this.#files.set(d, { bytes: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` } });
+      this.#files.set(d, { bytes: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` }, lingering: new Map() });
     }
     this.#emit();
   }
@@ -177,25 +201,69 @@ export class DirectorySource implements Source {
   #update(file: string, read: ManifestFileRead): void {
     const entry = this.#files.get(file);
     if ('gone' in read) {
-      this.#files.delete(file); // vanished between listing and reading: deleted
+      this.#fileGone(file); // vanished between listing and reading: deleted
       return;
     }
+    const lingering = entry?.lingering ?? new Map<string, { object: SourceObject; until: number }>();
     if ('problem' in read) {
-      this.#files.set(file, { bytes: undefined, good: entry?.good ?? [], problem: { origin: file, message: read.problem } });
+      this.#files.set(file, { bytes: undefined, good: entry?.good ?? [], problem: { origin: file, message: read.problem }, lingering });
       return;
     }
     if (entry?.bytes?.equals(read.bytes)) return;
     const result = parseManifestFile(file, read.bytes);
     if ('problem' in result) {
-      this.#files.set(file, { bytes: read.bytes, good: entry?.good ?? [], problem: result.problem });
+      this.#files.set(file, { bytes: read.bytes, good: entry?.good ?? [], problem: result.problem, lingering });
       return;
     }
     for (const s of result.skipped) this.#log.debug(s, 'skipping a manifest that is not a v1 ConfigMap or Secret');
-    this.#files.set(file, { bytes: read.bytes, good: result.objects, problem: undefined });
+    const now = new Set(result.objects.map(objectKey));
+    for (const key of now) lingering.delete(key);
+    this.#linger(file, lingering, (entry?.good ?? []).filter((o) => !now.has(objectKey(o))));
+    this.#files.set(file, { bytes: read.bytes, good: result.objects, problem: undefined, lingering });
+  }
+
+  /** A file is gone: its objects linger for the grace period. */
+  #fileGone(file: string): void {
+    const entry = this.#files.get(file);
+    if (!entry || entry.deleted) return;
+    this.#linger(file, entry.lingering, entry.good);
+    if (entry.lingering.size === 0) this.#files.delete(file);
+    else this.#files.set(file, { bytes: undefined, good: [], problem: undefined, lingering: entry.lingering, deleted: true });
+  }
+
+  #linger(file: string, into: FileEntry['lingering'], objects: readonly SourceObject[]): void {
+    if (this.#graceMs <= 0) return;
+    const until = performance.now() + this.#graceMs;
+    for (const o of objects) {
+      into.set(objectKey(o), { object: o, until });
+      this.#log.info({ file, object: `${o.kind} ${o.namespace}/${o.name}` }, `${o.kind} ${o.namespace}/${o.name} is no longer in ${file}: it is removed in ${this.#graceMs} ms unless it comes back`);
+    }
+  }
+
+  /** Drops the lingering objects whose grace is over, and arms a timer for the next one. */
+  #expireLingering(): void {
+    clearTimeout(this.#graceTimer);
+    this.#graceTimer = undefined;
+    const now = performance.now();
+    let next = Infinity;
+    for (const [file, entry] of this.#files) {
+      for (const [key, l] of entry.lingering) {
+        if (l.until > now) next = Math.min(next, l.until);
+        else {
+          entry.lingering.delete(key);
+          this.#log.info({ file, object: `${l.object.kind} ${l.object.namespace}/${l.object.name}` }, `${l.object.kind} ${l.object.namespace}/${l.object.name} did not come back to ${file}: removed`);
+        }
+      }
+      if (entry.deleted && entry.lingering.size === 0) this.#files.delete(file);
+    }
+    if (next !== Infinity && !this.#stopped) {
+      this.#graceTimer = setTimeout(() => this.#emit(), Math.max(1, next - now));
+    }
   }
 
   #emit(): void {
     if (this.#stopped || !this.#onChange) return;
+    this.#expireLingering();
     const state = this.#buildState();
     if (this.#last && sameState(this.#last, state)) return;
     this.#last = state;
@@ -217,24 +285,43 @@ export class DirectorySource implements Source {
   }
 
   #buildState(): SourceState {
-    const objects = new Map<string, SourceObject>();
-    const owner = new Map<string, string>();
     const problems: SourceProblem[] = this.#dirProblem ? [this.#dirProblem] : [];
+    const definitions = new Map<string, { file: string; object: SourceObject; lingering: boolean }[]>();
+    const define = (file: string, object: SourceObject, lingering: boolean) => {
+      const key = objectKey(object);
+      let list = definitions.get(key);
+      if (!list) definitions.set(key, (list = []));
+      list.push({ file, object, lingering });
+    };
     for (const file of [...this.#files.keys()].sort(byCodeUnit)) {
       const entry = this.#files.get(file);
       if (!entry) continue;
       if (entry.problem) problems.push(entry.problem);
-      for (const o of entry.good) {
-        const key = objectKey(o);
-        const winner = owner.get(key);
-        if (winner !== undefined) {
-          problems.push({ origin: file, message: `${file}: ${o.kind} "${o.namespace}/${o.name}" is also defined in ${winner}, which wins because its path sorts first — remove one of the two definitions` });
-          continue;
-        }
-        owner.set(key, file);
-        objects.set(key, o);
+      for (const o of entry.good) define(file, o, false);
+      for (const l of entry.lingering.values()) define(file, l.object, true);
+    }
+    // The file that had an object keeps it; a new duplicate is the one reported. A lingering object
+    // yields to one defined in another file (it moved there) but its file keeps the ownership until
+    // the grace period is over, in case it comes back.
+    const objects = new Map<string, SourceObject>();
+    const owners = new Map<string, string>();
+    for (const [key, list] of definitions) {
+      const previous = this.#owners.get(key);
+      const live = list.filter((d) => !d.lingering);
+      const kept = live.find((d) => d.file === previous);
+      const winner = kept ?? live[0] ?? list[0];
+      if (!winner) continue;
+      objects.set(key, winner.object);
+      owners.set(key, list.some((d) => d.file === previous) && previous !== undefined ? previous : winner.file);
+      const why = kept && kept !== live[0] ? 'which had it first and keeps it' : 'which wins because its path sorts first';
+      for (const d of live) {
+        if (d === winner) continue;
+        const o = d.object;
+        problems.push({ origin: d.file, message: `${d.file}: ${o.kind} "${o.namespace}/${o.name}" is also defined in ${winner.file}, ${why} — remove one of the two definitions` });
       }
     }
+    this.#owners = owners;
+    problems.sort((a, b) => byCodeUnit(a.origin, b.origin));
     return { objects, problems };
   }
 }

@@ -6,7 +6,10 @@ export function fromConfigMap(cm: V1ConfigMap): ConfigMapObject | undefined {
   const namespace = cm.metadata?.namespace;
   const name = cm.metadata?.name;
   if (!namespace || !name) return undefined;
-  return { kind: 'ConfigMap', namespace, name, labels: cm.metadata?.labels ?? {}, origin: `kubernetes ConfigMap ${namespace}/${name}`, data: cm.data ?? {} };
+  // A Date from a list, an RFC 3339 string from a watch event (client-node does not convert those).
+  const stamp = cm.metadata?.creationTimestamp as Date | string | undefined;
+  const created = stamp === undefined ? undefined : new Date(stamp).getTime();
+  return { kind: 'ConfigMap', namespace, name, labels: cm.metadata?.labels ?? {}, origin: `kubernetes ConfigMap ${namespace}/${name}`, data: cm.data ?? {}, ...(created === undefined || Number.isNaN(created) ? {} : { created }) };
 }
 
 export function fromSecret(s: V1Secret): SecretObject | undefined {

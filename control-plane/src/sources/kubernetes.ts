@@ -64,9 +64,10 @@ export class KubernetesSource implements Source {
     this.#emit();
   }
 
-  /** The Secrets ("namespace/name") the configs reference: watched from now on, the others dropped. */
-  want(secrets: ReadonlySet<string>): boolean {
-    if (this.#stopped) return false;
+  /** The Secrets ("namespace/name") the configs reference: watched from now on, the others dropped.
+   * Each is reported read (SourceState.secretsRead) once its watch has listed. */
+  want(secrets: ReadonlySet<string>): void {
+    if (this.#stopped) return;
     for (const [key, w] of this.#secretWatches) {
       if (secrets.has(key)) continue;
       void this.#stopWatch(w);
@@ -82,7 +83,6 @@ export class KubernetesSource implements Source {
         () => this.#api.listNamespacedSecret({ namespace, fieldSelector: `metadata.name=${name}` }),
         undefined, `metadata.name=${name}`, (o) => fromSecret(o as V1Secret));
     }
-    return this.#complete();
   }
 
   async stop(): Promise<void> {
@@ -91,9 +91,14 @@ export class KubernetesSource implements Source {
     await Promise.all([...this.#configMapWatches.values(), ...this.#secretWatches.values()].map((w) => this.#stopWatch(w)));
   }
 
-  /** Every informer has listed at least once: the state is complete. */
+  /** Every ConfigMap informer has listed at least once. */
   #complete(): boolean {
-    return [...this.#configMapWatches.values(), ...this.#secretWatches.values()].every((w) => w.listed);
+    return [...this.#configMapWatches.values()].every((w) => w.listed);
+  }
+
+  /** The Secrets whose watch has listed: what the state says of them (found or not) is true. */
+  #secretsRead(): Set<string> {
+    return new Set([...this.#secretWatches].filter(([, w]) => w.listed).map(([key]) => key));
   }
 
   async #startWatch(
@@ -126,7 +131,7 @@ export class KubernetesSource implements Source {
     informer.on('delete', remove);
     informer.on('connect', () => { w.failures = 0; });
     informer.on('error', (err: unknown) => {
-      if (this.#stopped) return;
+      if (this.#stopped || w.stopped) return; // our own stop aborts the watch: not a failure
       w.failures++;
       const delay = Math.min(BACKOFF_MAX_MS, BACKOFF_MIN_MS * 2 ** (w.failures - 1)) * (0.5 + Math.random() / 2);
       this.#o.logger.warn({ watch: path, fieldSelector, err: errorText(err), retry_ms: Math.round(delay) }, 'Kubernetes watch failed; retrying');
@@ -173,7 +178,7 @@ export class KubernetesSource implements Source {
   #emit(): void {
     if (!this.#onChange || this.#stopped) return;
     try {
-      this.#onChange({ objects: new Map(this.#objects), problems: [], complete: this.#complete() });
+      this.#onChange({ objects: new Map(this.#objects), problems: [], complete: this.#complete(), secretsRead: this.#secretsRead() });
     } catch (err) {
       // Called from a timer: an exception would end the process. The next change is delivered anyway.
       this.#o.logger.error({ err: errorText(err) }, 'onChange handler threw');

@@ -11,6 +11,9 @@ export interface ObjectMeta {
 
 export interface ConfigMapObject extends ObjectMeta {
   kind: 'ConfigMap';
+  /** Creation time (ms since the epoch) when the source knows it (Kubernetes' creationTimestamp):
+   * at a fresh start, the oldest of two ConfigMaps claiming one ambassador gets it. */
+  created?: number;
   data: Readonly<Record<string, string>>;
   /** Where it is in the manifest file it was read from (file sources), for errors' file lines. */
   file?: ManifestLines;
@@ -46,17 +49,21 @@ export interface SourceState {
   /** Every object currently known, keyed by objectKey(). */
   objects: ReadonlyMap<string, SourceObject>;
   problems: readonly SourceProblem[];
-  /** False while some of it is still being read (e.g. a wanted Secret not listed yet): nothing is
+  /** False while some of it is still being read (a ConfigMap watch not listed yet): nothing is
    * served to Envoys before a complete state. Absent means complete. */
   complete?: boolean;
+  /** For a source that reads Secrets on demand (want()): the Secrets ("namespace/name") it has read,
+   * found or not. A config that references any other is not built until it is read: "not read yet"
+   * is never reported, nor served, as "not found". Absent means every Secret has been read. */
+  secretsRead?: ReadonlySet<string>;
 }
 
 export interface Source {
   /** Reads everything once, calls onChange with the first complete state, then keeps watching. */
   start(onChange: (state: SourceState) => void): Promise<void>;
   /** The Secrets ("namespace/name") the configs reference, for a source that fetches them on
-   * demand. Returns whether all of them have been read (the source emits again once they are). */
-  want?(secrets: ReadonlySet<string>): boolean;
+   * demand: it emits again once each is read (see SourceState.secretsRead). */
+  want?(secrets: ReadonlySet<string>): void;
   stop(): Promise<void>;
 }
 
