@@ -153,14 +153,14 @@ describe('ownership is stable', () => {
       await writeFile(join(dir, 'aa-newcomer.yaml'), configMap({ name: 'aa-newcomer', config: ambassadorConfig('orders', ordersPort, 'v2') }));
       await waitUntil(async () => (await status()).errors.length > 0, 2000, 'the newcomer reported');
       expect((await status()).errors).toEqual([
-        'ConfigMap default/aa-newcomer: ambassador.yaml: ambassador: ambassador "orders" in namespace "default" is already configured by ConfigMap default/zz-orders; put all of an ambassador\'s listeners in one ConfigMap, or give this one another ambassador name',
+        `${join(dir, 'aa-newcomer.yaml')}:10: ConfigMap default/aa-newcomer: ambassador.yaml: ambassador: ambassador "orders" in namespace "default" is already configured by ConfigMap default/zz-orders; put all of an ambassador's listeners in one ConfigMap, or give this one another ambassador name`,
       ]);
       await new Promise((r) => setTimeout(r, 500));
     } finally {
       await loop.stop();
+      await rm(join(dir, 'aa-newcomer.yaml'));
     }
     expect(loop.failures).toEqual([]);
-    await rm(join(dir, 'aa-newcomer.yaml'));
     await waitUntil(async () => (await status()).errors.length === 0, 4000, 'the newcomer gone (after the grace period)');
   });
 });

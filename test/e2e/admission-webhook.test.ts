@@ -48,12 +48,13 @@ function apply(yaml: string, ...flags: string[]) {
   return kube.kubectl(['apply', ...flags, '-f', '-'], { input: yaml });
 }
 
-/** What `xds-ambassador validate` prints for this manifest. */
+/** What `xds-ambassador validate` prints for this manifest, without the `FILE:LINE: ` it starts
+ * with (an admission request has no file). */
 async function validateOutput(yaml: string): Promise<string[]> {
   const file = join(dir, `validate-${randomBytes(4).toString('hex')}.yaml`);
   await writeFile(file, yaml);
   const out = await new Promise<string>((resolve) => execFile(process.execPath, [CLI, 'validate', file], (_e, stdout) => resolve(stdout)));
-  return out.split('\n').filter((l) => l.startsWith('error: ')).map((l) => l.slice('error: '.length));
+  return out.split('\n').filter((l) => l.startsWith('error: ')).map((l) => l.slice('error: '.length).replace(/^\S+:\d+: /, ''));
 }
 
 async function startControlPlane(): Promise<ServeProcess> {

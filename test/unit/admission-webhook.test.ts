@@ -133,21 +133,22 @@ describe('admission webhook', () => {
     const file = join(dir, 'invalid.yaml');
     await writeFile(file, invalid);
     const validated = await validatePaths([file]);
+    // validate also says where in the file; an admission request has no file.
     expect(validated.errors).toEqual([
-      'ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 80000',
-      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found "soon"',
+      `${file}:13: ConfigMap shop/orders: ambassador.yaml: listeners[0].port (line 4): expected a port number 1-65535, found 80000`,
+      `${file}:17: ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found "soon"`,
     ]);
     const r = await admit(review({ object: objectOf(invalid) }));
-    expect(r).toEqual({ uid: 'b7e9c5e2-0000-4000-8000-000000000001', allowed: false, status: { code: 422, reason: 'Invalid', message: validated.errors.join('\n') } });
+    expect(r).toEqual({ uid: 'b7e9c5e2-0000-4000-8000-000000000001', allowed: false, status: { code: 422, reason: 'Invalid', message: validated.errors.map((e) => e.slice(`${file}:00: `.length)).join('\n') } });
   });
 
-  it('lists at most 20 errors', async () => {
+  it('lists at most 20 errors, as validate does', async () => {
     const routes = Array.from({ length: 30 }, (_, i) => `      - {match: {prefix: /${i}}, upstream: v1, timeout: soon${i}}`).join('\n');
     const cm = configMap({ name: 'many', namespace: 'shop', config: `ambassador: many\nlisteners:\n  - name: api\n    port: 8000\n    routes:\n${routes}\nupstreams:\n  v1: {endpoints: ["127.0.0.1:9001"]}` });
     const message = (await admit(review({ object: objectOf(cm) }))).status?.message ?? '';
     const lines = message.split('\n');
     expect(lines).toHaveLength(21);
-    expect(lines[20]).toBe('… and 10 more errors (xds-ambassador validate FILE lists them all)');
+    expect(lines[20]).toBe('ConfigMap shop/many: ambassador.yaml: and 10 more errors not listed — fix the ones above first');
   });
 
   it('allows what the control plane ignores: unlabelled ConfigMaps, other kinds, DELETE, an object being deleted', async () => {

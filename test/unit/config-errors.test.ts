@@ -319,7 +319,7 @@ describe('hostile input', () => {
     expect(errorsOf(`x: &x [1]\ny: [${list(101, '*x')}]\n`)).toEqual([
       'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): missing required field (expected a string)',
       'ConfigMap shop/orders: ambassador.yaml: listeners (line 1): missing required field (expected a list)',
-      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, listeners, upstreams, environments',
+      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments',
     ]);
   });
 
@@ -372,7 +372,7 @@ describe('hostile input', () => {
       'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): expected a string, found a map with "0", "1", "2", "3", "4", …',
     ]);
     expect(errorsOf(VALID.replace('ambassador: orders', '__proto__: {ambassador: x}\nambassador: orders'))).toEqual([
-      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "__proto__"; allowed fields: ambassador, listeners, upstreams, environments',
+      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "__proto__"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments',
     ]);
   });
 });
