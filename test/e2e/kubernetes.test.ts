@@ -2,7 +2,13 @@
 // with exactly the deploy/ RBAC (a token of its ServiceAccount), and a real Envoy serves what
 // ConfigMaps and Secrets in the API say — created, edited, broken, deleted, across an API server
 // restart and a control plane restart.
+import { execFile } from 'node:child_process';
+import { X509Certificate } from 'node:crypto';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import net from 'node:net';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -98,6 +104,32 @@ describe('Kubernetes source', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('deployment.apps/xds-ambassador created (server dry run)');
+  });
+
+  it('scripts/deploy-certs.sh makes the certificates deploy/ mounts, and fills the webhook\'s caBundle', async () => {
+    const out = await mkdtemp(join(tmpdir(), 'xds-deploy-certs-'));
+    const webhook = await kube.kubectl(['apply', '-f', 'deploy/control-plane/webhook.yaml']);
+    expect(webhook.stderr).toBe('');
+    try {
+      const run = promisify(execFile);
+      const r = await run('bash', ['scripts/deploy-certs.sh', '--namespace', 'demo', '--out', out], { env: { ...process.env, KUBECTL: kube.kubectlPath, KUBECONFIG: kube.kubeconfigPath } });
+      expect(r.stdout).toContain('Secret xds-system/xds-ambassador-tls');
+      const ca = await readFile(join(out, 'ca.crt'), 'utf8');
+      const secret = (await kubeRequest(kube, { path: '/api/v1/namespaces/xds-system/secrets/xds-ambassador-tls', token: kube.adminToken })).json<{ type: string; data: Record<string, string> }>();
+      expect(secret.type).toBe('kubernetes.io/tls');
+      const cert = new X509Certificate(Buffer.from(secret.data['tls.crt'] ?? '', 'base64'));
+      expect(cert.subjectAltName).toContain('DNS:xds-ambassador.xds-system.svc');
+      expect(cert.verify(new X509Certificate(ca).publicKey)).toBe(true);
+      const configMapCa = (await kubeRequest(kube, { path: '/api/v1/namespaces/demo/configmaps/xds-ambassador-ca', token: kube.adminToken })).json<{ data: Record<string, string> }>();
+      expect(configMapCa.data['ca.crt']).toBe(ca);
+      const registration = (await kubeRequest(kube, { path: '/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/xds-ambassador', token: kube.adminToken }))
+        .json<{ webhooks: { clientConfig: { caBundle?: string } }[] }>();
+      expect(Buffer.from(registration.webhooks[0]?.clientConfig.caBundle ?? '', 'base64').toString()).toBe(ca);
+    } finally {
+      // No control plane answers for this registration here: remove it so later applies do not wait on it.
+      await kube.kubectl(['delete', '-f', 'deploy/control-plane/webhook.yaml']);
+      await rm(out, { recursive: true, force: true });
+    }
   });
 
   it('has only the grant deploy/ gives it', async () => {
