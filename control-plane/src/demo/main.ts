@@ -21,13 +21,16 @@ async function main(): Promise<void> {
   for (const v of ['v1', 'v2'] as const) {
     sup.start(`movies-${v}`, node, [path.join(ROOT, 'control-plane/src/demo/upstream-main.ts'), '--name', `movies-${v}`, '--port', String(PORTS[v])], (l) => l);
   }
-  await sup.startControlPlane(EXAMPLES, PORTS);
+  const creds = await sup.startControlPlane(EXAMPLES, PORTS);
+  const operator = await creds.client('xds-system', 'operator');
+  const grpcurl = `${path.join(ROOT, '.tools/bin/grpcurl')} -cacert ${creds.caFile} -cert ${operator.certFile} -key ${operator.keyFile} 127.0.0.1:${PORTS.xds}`;
 
   await sup.startEnvoy(path.join(workDir, 'envoy-bootstrap.json'), { nodeId: 'demo-app-1', ambassador: 'movies', namespace: 'demo', serviceAccount: 'movies', xdsAddress: `127.0.0.1:${PORTS.xds}`, adminPort: PORTS.admin });
 
   process.stdout.write(`
 The ambassador is up: Envoy (admin http://127.0.0.1:${PORTS.admin}) gets its whole config from the
-control plane (xDS on 127.0.0.1:${PORTS.xds}, status on http://127.0.0.1:${PORTS.http}).
+control plane (xDS over TLS on 127.0.0.1:${PORTS.xds}, status on http://127.0.0.1:${PORTS.http}),
+authenticated as ServiceAccount movies of namespace demo by its client certificate.
 
   curl -s localhost:${PORTS.listener}/movies                      # 90% movies-v1, 10% movies-v2
   curl -s -H 'x-canary: 1' localhost:${PORTS.listener}/movies     # always movies-v2
@@ -39,6 +42,11 @@ printed here and Envoy keeps the last good config.
 
   curl -s localhost:${PORTS.http}/debug/status                    # versions, errors, rejections
   curl -s localhost:${PORTS.admin}/config_dump | less              # what Envoy applied
+
+The xDS port is TLS and asks for a client certificate; an operator's, from the demo's throwaway CA:
+
+  ${grpcurl} list
+  ${grpcurl} grpc.health.v1.Health/Check
 
 Ctrl-C stops everything.
 `);

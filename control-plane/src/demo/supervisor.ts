@@ -54,13 +54,14 @@ export class Supervisor {
 
   /** The control plane serving a folder of manifests on 127.0.0.1 over TLS, Envoys authenticated by
    * client certificates of a throwaway CA; resolves once it is ready. */
-  async startControlPlane(configDir: string, ports: { xds: number; http: number }): Promise<void> {
+  async startControlPlane(configDir: string, ports: { xds: number; http: number }): Promise<XdsCredentials> {
     const dir = mkdtempSync(path.join(tmpdir(), 'xds-ambassador-pki-'));
     this.onStop(() => rmSync(dir, { recursive: true, force: true }));
     this.credentials = await makeXdsCredentials(dir);
     this.start('control-plane', process.execPath, [path.join(ROOT, 'control-plane/bin/xds-ambassador.ts'), 'serve', '--config-dir', configDir,
       ...this.credentials.serveArgs(), '--xds-port', String(ports.xds), '--http-port', String(ports.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
     await waitForHttp(`http://127.0.0.1:${ports.http}/readyz`, 20_000);
+    return this.credentials;
   }
 
   /** An Envoy from our generated bootstrap (written to `bootstrapFile`, its SDS file beside it) with
