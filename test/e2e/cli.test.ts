@@ -1,6 +1,6 @@
 // The command line as a user meets it: serve (with grpcurl against it), bootstrap, validate, --help.
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,21 +99,23 @@ describe('bootstrap', () => {
     expect(v.stdout + v.stderr).toContain(`configuration '${file}' OK`);
   }
 
-  it('prints a token-authenticated bootstrap that Envoy itself validates', async () => {
+  it('writes a token-authenticated bootstrap and its SDS files that Envoy itself validates', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'xds-bootstrap-'));
     try {
       await writeFile(join(dir, 'token'), 'not-checked-by-envoy');
       const r = await cli('bootstrap', '--node-id', 'orders-7d9f-abcde', '--ambassador', 'orders', '--namespace', 'shop', '--xds-address', 'xds-ambassador.xds-system.svc:18000',
-        '--admin-port', '9902', '--xds-ca', (await xdsCredentials()).caFile, '--xds-token-file', join(dir, 'token'));
+        '--admin-port', '9902', '--xds-ca', (await xdsCredentials()).caFile, '--xds-token-file', join(dir, 'token'), '--output-dir', dir);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain('id: orders-7d9f-abcde');
-      expect(r.stdout).toContain('cluster: orders');
-      expect(r.stdout).toContain('namespace: shop');
-      expect(r.stdout).toContain('port_value: 9902');
-      expect(r.stdout).toContain('target_uri: xds-ambassador.xds-system.svc:18000');
-      expect(r.stdout).toContain(`filename: ${join(dir, 'token')}`);
-      await writeFile(join(dir, 'bootstrap.yaml'), r.stdout);
-      await envoyValidates(join(dir, 'bootstrap.yaml'));
+      expect(r.stderr).toBe(`wrote ${['envoy.yaml', 'xds-server-ca.sds.json', 'xds-token.sds.json'].map((f) => join(dir, f)).join(', ')}\n`);
+      const yaml = await readFile(join(dir, 'envoy.yaml'), 'utf8');
+      expect(yaml).toContain('id: orders-7d9f-abcde');
+      expect(yaml).toContain('cluster: orders');
+      expect(yaml).toContain('namespace: shop');
+      expect(yaml).toContain('port_value: 9902');
+      expect(yaml).toContain('address: xds-ambassador.xds-system.svc');
+      expect(yaml).toContain('sni: xds-ambassador.xds-system.svc');
+      expect(await readFile(join(dir, 'xds-token.sds.json'), 'utf8')).toContain(`"filename": "${join(dir, 'token')}"`);
+      await envoyValidates(join(dir, 'envoy.yaml'));
     } finally {
       await rm(dir, { recursive: true, force: true });
     }
@@ -131,7 +133,7 @@ describe('bootstrap', () => {
       await envoyValidates(join(dir, 'envoy.yaml'));
       const noDir = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--xds-ca', creds.caFile, '--xds-client-cert', me.certFile, '--xds-client-key', me.keyFile);
       expect(noDir.code).toBe(2);
-      expect(noDir.stderr).toContain('--xds-client-cert needs --output-dir DIR');
+      expect(noDir.stderr).toContain('--output-dir DIR is needed: Envoy reads the CA and the token or certificate through file-based SDS configs');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBootstrap, clientCertificateSds, type XdsClientAuth } from '../../control-plane/src/cli/bootstrap.ts';
+import { buildBootstrap, sdsFiles, type XdsClientAuth } from '../../control-plane/src/cli/bootstrap.ts';
 import { makeXdsCredentials, type XdsCredentials } from '../../control-plane/src/demo/xds-credentials.ts';
 import { startEnvoy, type EnvoyHandle } from './envoy.ts';
 import { freePort } from './ports.ts';
@@ -137,8 +137,8 @@ export interface AmbassadorOptions {
   environment?: string;
   /** The identity its client certificate proves (default "default", the namespace's default ServiceAccount). */
   serviceAccount?: string;
-  /** Replaces the client certificate of the test PKI (e.g. a token, or insecure). */
-  auth?: XdsClientAuth;
+  /** Replaces the client certificate of the test PKI: a token file, or insecure. */
+  auth?: { kind: 'token'; tokenFile: string } | { kind: 'insecure' };
   /** Passed to startEnvoy: 'admin' when the control plane may not answer yet. */
   waitUntil?: 'live' | 'admin';
 }
@@ -148,14 +148,17 @@ export async function startAmbassador(o: AmbassadorOptions): Promise<EnvoyHandle
   const adminPort = await freePort();
   const nodeId = o.nodeId ?? `${o.ambassador}-${adminPort}`;
   const namespace = o.namespace ?? 'default';
-  let auth = o.auth;
-  if (!auth) {
+  let auth: XdsClientAuth = { kind: 'insecure' };
+  if (o.auth?.kind !== 'insecure') {
     const creds = await xdsCredentials();
     const sdsDir = join(creds.caFile.slice(0, creds.caFile.lastIndexOf('/')), 'sds', `${nodeId}-${adminPort}`);
     await mkdir(sdsDir, { recursive: true });
-    auth = await creds.clientAuth(namespace, o.serviceAccount ?? 'default', sdsDir);
+    const secure = o.auth?.kind === 'token'
+      ? { kind: 'token' as const, tokenFile: o.auth.tokenFile, caFile: creds.caFile, serverName: 'localhost', sdsDir }
+      : await creds.clientAuth(namespace, o.serviceAccount ?? 'default', sdsDir);
+    for (const [file, doc] of sdsFiles(secure)) await writeFile(file, JSON.stringify(doc));
+    auth = secure;
   }
-  if (auth.kind === 'certificate') for (const [file, doc] of clientCertificateSds(auth)) await writeFile(file, JSON.stringify(doc));
   return startEnvoy({
     name: nodeId,
     bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace, ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort, auth }),

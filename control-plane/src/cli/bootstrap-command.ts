@@ -3,12 +3,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
 import { parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
-import { buildBootstrap, clientCertificateSds, type XdsClientAuth } from './bootstrap.ts';
+import { buildBootstrap, sdsFiles, type XdsClientAuth } from './bootstrap.ts';
 
-export const BOOTSTRAP_HELP = `xds-ambassador bootstrap --node-id ID --ambassador NAME (--xds-token-file F | --xds-client-cert F --xds-client-key F --output-dir D | --insecure) [options]
+export const BOOTSTRAP_HELP = `xds-ambassador bootstrap --node-id ID --ambassador NAME --xds-ca F (--xds-token-file F | --xds-client-cert F --xds-client-key F) --output-dir D [options]
+xds-ambassador bootstrap --node-id ID --ambassador NAME --insecure [options]
 
-Prints an Envoy bootstrap (YAML) that makes Envoy fetch everything from the control plane over ADS,
-verifying the control plane's TLS certificate and proving the sidecar's identity.
+Writes an Envoy bootstrap that makes Envoy fetch everything from the control plane over ADS,
+verifying the control plane's TLS certificate and proving the sidecar's identity: DIR/envoy.yaml,
+and the DIR/*.sds.json files Envoy reads the CA and the token or certificate through (watching
+their folders, so rotated files are used by the next connection). With --insecure and no
+--output-dir, prints the bootstrap.
 
 Options:
   --node-id ID            node.id, unique per Envoy (in Kubernetes: the Pod name) (required)
@@ -20,11 +24,10 @@ Options:
   --xds-ca FILE           CA certificate that signs the control plane's certificate (required unless --insecure)
   --xds-server-name NAME  name the control plane's certificate must carry (default: the host of --xds-address)
   --xds-token-file FILE   prove the identity with this token file (a projected ServiceAccount token with
-                          the control plane's audience); read again for every stream, so rotation just works
+                          the control plane's audience), sent as authorization: Bearer
   --xds-client-cert FILE  prove the identity with this client certificate (URI SAN
-  --xds-client-key FILE     spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/NAME); reloaded when its folder changes
-  --output-dir DIR        write DIR/envoy.yaml (and, with a client certificate, the DIR/*.sds.json files
-                          Envoy reads the certificate and CA through) instead of printing
+  --xds-client-key FILE     spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/NAME)
+  --output-dir DIR        where envoy.yaml and the SDS files go (required unless --insecure)
   --insecure              plaintext, no identity: only for a control plane started with --insecure
 `;
 
@@ -65,8 +68,8 @@ export function bootstrapCommand(args: string[]): number {
   mkdirSync(outDir, { recursive: true });
   writeFileSync(path.join(outDir, 'envoy.yaml'), yaml);
   const written = [path.join(outDir, 'envoy.yaml')];
-  if (auth.kind === 'certificate') {
-    for (const [file, doc] of clientCertificateSds(auth)) {
+  if (auth.kind !== 'insecure') {
+    for (const [file, doc] of sdsFiles(auth)) {
       writeFileSync(file, `${JSON.stringify(doc, null, 2)}\n`);
       written.push(file);
     }
@@ -91,10 +94,10 @@ function clientAuth(v: Values, outDir: string | undefined): XdsClientAuth {
   }
   const caFile = requireFlag('xds-ca', v['xds-ca']);
   const serverName = v['xds-server-name'] === undefined ? {} : { serverName: v['xds-server-name'] };
-  if (token !== undefined) return { kind: 'token', tokenFile: token, caFile, ...serverName };
-  if (cert === undefined || key === undefined) throw new UsageError('--xds-client-cert and --xds-client-key go together');
-  if (outDir === undefined) throw new UsageError('--xds-client-cert needs --output-dir DIR: Envoy loads the certificate through a file-based SDS config written there, which is what lets a rotated certificate apply without a restart');
-  return { kind: 'certificate', certFile: cert, keyFile: key, caFile, ...serverName, sdsDir: path.resolve(outDir) };
+  if (token === undefined && (cert === undefined || key === undefined)) throw new UsageError('--xds-client-cert and --xds-client-key go together');
+  if (outDir === undefined) throw new UsageError('--output-dir DIR is needed: Envoy reads the CA and the token or certificate through file-based SDS configs written there, which is what lets rotated files apply without a restart');
+  const tls = { caFile, ...serverName, sdsDir: path.resolve(outDir) };
+  return token !== undefined ? { kind: 'token', tokenFile: token, ...tls } : { kind: 'certificate', certFile: cert as string, keyFile: key as string, ...tls };
 }
 
 function environmentFlag(value: string): string {

@@ -1,21 +1,32 @@
-// The Envoy bootstrap of an ambassador sidecar: everything dynamic comes over one ADS stream, which
-// verifies the control plane's certificate and proves the sidecar's identity in one of two ways:
-// - token: Envoy's Google gRPC client sends the file's token (a Kubernetes projected ServiceAccount
-//   token) as `authorization: Bearer …`, read again for every stream, so the kubelet's rotation
-//   needs no restart;
-// - certificate: Envoy's own gRPC client presents a client certificate loaded through file-based
-//   SDS configs (written beside the bootstrap, one file per secret as Envoy requires) that watch
-//   the certificate's folder, so a rotated certificate is used by the next connection, again with
-//   no restart.
+// The Envoy bootstrap of an ambassador sidecar: everything dynamic comes over one ADS stream, on
+// Envoy's own gRPC client, over TLS to the control plane (its CA and server name verified), and
+// proving the sidecar's identity in one of two ways:
+// - token: a credential injector on the xDS cluster sends the file's token (a Kubernetes projected
+//   ServiceAccount token) as `authorization: Bearer …`;
+// - certificate: the xDS cluster presents a client certificate.
+// The CA, the token and the certificate are loaded through file-based SDS configs written beside
+// the bootstrap (one file per secret, as Envoy requires), each watching its folder: a rotated file
+// (the kubelet's `..data` swap) is used by the next connection, with no restart.
 import path from 'node:path';
 import { isIpAddress, parseHostPort } from '../model/schema.ts';
 import { ADS_SOURCE } from '../translate/config-source.ts';
 import type { JsonObject } from '../translate/types.ts';
 
+interface TlsAuth {
+  /** The CA that signs the control plane's certificate. */
+  caFile: string;
+  /** The name that certificate must carry (default: the host of the xDS address). */
+  serverName?: string;
+  /** Where the SDS files go (written by the caller, see sdsFiles()). */
+  sdsDir: string;
+}
+
 export type XdsClientAuth =
   | { kind: 'insecure' }
-  | { kind: 'token'; tokenFile: string; caFile: string; serverName?: string }
-  | { kind: 'certificate'; certFile: string; keyFile: string; caFile: string; serverName?: string; sdsDir: string };
+  | ({ kind: 'token'; tokenFile: string } & TlsAuth)
+  | ({ kind: 'certificate'; certFile: string; keyFile: string } & TlsAuth);
+
+type SecureAuth = Exclude<XdsClientAuth, { kind: 'insecure' }>;
 
 export interface BootstrapOptions {
   nodeId: string;
@@ -30,8 +41,9 @@ export interface BootstrapOptions {
 }
 
 const XDS_CLUSTER = 'xds-ambassador';
-const CLIENT_CERT_SECRET = 'xds-client-certificate';
-const SERVER_CA_SECRET = 'xds-server-ca';
+const SERVER_CA = 'xds-server-ca';
+const CLIENT_CERT = 'xds-client-certificate';
+const TOKEN = 'xds-token';
 // Envoy's xDS retry back-off (default 500 ms doubling to 30 s) left sidecars 7-11 s without a
 // control plane after a restart; this reconnects within about a second of it being back.
 const RETRY_BASE = '0.25s';
@@ -40,12 +52,7 @@ const RETRY_MAX = '1s';
 export function buildBootstrap(o: BootstrapOptions): JsonObject {
   const xds = parseHostPort(o.xdsAddress);
   if (!xds) throw new Error(`--xds-address: expected HOST:PORT (e.g. 127.0.0.1:18000 or xds-ambassador.xds-system.svc:18000), found ${JSON.stringify(o.xdsAddress)}`);
-  const a = o.auth;
-  const serverName = a.kind === 'insecure' ? xds.host : (a.serverName ?? xds.host);
-  const retry_policy = { retry_back_off: { base_interval: RETRY_BASE, max_interval: RETRY_MAX } };
-  const grpcService: JsonObject = a.kind === 'token'
-    ? { google_grpc: googleGrpc(o.xdsAddress, serverName, xds.host, a), retry_policy }
-    : { envoy_grpc: { cluster_name: XDS_CLUSTER, authority: serverName, retry_policy } };
+  const serverName = o.auth.kind === 'insecure' ? xds.host : (o.auth.serverName ?? xds.host);
   return {
     node: { id: o.nodeId, cluster: o.ambassador, metadata: { namespace: o.namespace, ...(o.environment ? { environment: o.environment } : {}) } },
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },
@@ -54,103 +61,95 @@ export function buildBootstrap(o: BootstrapOptions): JsonObject {
         api_type: 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
-        grpc_services: [grpcService],
+        grpc_services: [{
+          envoy_grpc: { cluster_name: XDS_CLUSTER, authority: serverName, retry_policy: { retry_back_off: { base_interval: RETRY_BASE, max_interval: RETRY_MAX } } },
+        }],
       },
       cds_config: ADS_SOURCE,
       lds_config: ADS_SOURCE,
     },
-    static_resources: { clusters: a.kind === 'token' ? [] : [xdsCluster(xds, serverName, a)] },
+    static_resources: { clusters: [xdsCluster(xds, serverName, o.auth)] },
   };
 }
 
-/** The file-based SDS configs the certificate mode's bootstrap points at, by file path: the
- * client certificate and the CA that signs the control plane's, each reloaded when its folder changes. */
-export function clientCertificateSds(a: Extract<XdsClientAuth, { kind: 'certificate' }>): Map<string, JsonObject> {
-  const secret = (name: string, body: JsonObject): JsonObject => ({
-    resources: [{ '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', name, ...body }],
-  });
-  return new Map([
-    [sdsFile(a, CLIENT_CERT_SECRET), secret(CLIENT_CERT_SECRET, {
-      tls_certificate: {
-        certificate_chain: { filename: path.resolve(a.certFile) },
-        private_key: { filename: path.resolve(a.keyFile) },
-        watched_directory: { path: path.dirname(path.resolve(a.certFile)) },
-      },
-    })],
-    [sdsFile(a, SERVER_CA_SECRET), secret(SERVER_CA_SECRET, {
-      validation_context: {
-        trusted_ca: { filename: path.resolve(a.caFile) },
-        watched_directory: { path: path.dirname(path.resolve(a.caFile)) },
-      },
-    })],
-  ]);
+/** The file-based SDS configs the bootstrap points at, by file path: the CA of the control plane's
+ * certificate, and the client certificate or the token. */
+export function sdsFiles(a: SecureAuth): Map<string, JsonObject> {
+  const files = new Map<string, JsonObject>([[sdsFile(a, SERVER_CA), secret(SERVER_CA, { validation_context: { trusted_ca: { filename: path.resolve(a.caFile) } } })]]);
+  if (a.kind === 'certificate') {
+    files.set(sdsFile(a, CLIENT_CERT), secret(CLIENT_CERT, { tls_certificate: { certificate_chain: { filename: path.resolve(a.certFile) }, private_key: { filename: path.resolve(a.keyFile) } } }));
+  } else {
+    files.set(sdsFile(a, TOKEN), secret(TOKEN, { generic_secret: { secret: { filename: path.resolve(a.tokenFile) } } }));
+  }
+  return files;
 }
 
-function sdsFile(a: Extract<XdsClientAuth, { kind: 'certificate' }>, secret: string): string {
-  return path.resolve(a.sdsDir, `${secret}.sds.json`);
+function secret(name: string, body: JsonObject): JsonObject {
+  return { resources: [{ '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.Secret', name, ...body }] };
 }
 
-function googleGrpc(target: string, serverName: string, host: string, a: Extract<XdsClientAuth, { kind: 'token' }>): JsonObject {
-  const args: JsonObject = {
-    // The gRPC channel's own reconnect back-off (1 s growing to 120 s by default) would otherwise
-    // outlast the stream's retry policy while the control plane is away.
-    'grpc.initial_reconnect_backoff_ms': { int_value: 250 },
-    'grpc.min_reconnect_backoff_ms': { int_value: 250 },
-    'grpc.max_reconnect_backoff_ms': { int_value: 1000 },
-    // Like Envoy's own client: no 4 MiB cap on a response (a large config is one response).
-    'grpc.max_receive_message_length': { int_value: -1 },
-  };
-  if (serverName !== host) args['grpc.ssl_target_name_override'] = { string_value: serverName };
+function sdsFile(a: SecureAuth, name: string): string {
+  return path.resolve(a.sdsDir, `${name}.sds.json`);
+}
+
+/** An SDS config read from its file, and read again whenever the folder of `watched` changes. */
+function fileSds(a: SecureAuth, name: string, watched: string): JsonObject {
   return {
-    target_uri: target,
-    stat_prefix: 'xds_ambassador',
-    channel_credentials: { ssl_credentials: { root_certs: { filename: path.resolve(a.caFile) } } },
-    credentials_factory_name: 'envoy.grpc_credentials.file_based_metadata',
-    call_credentials: [{
-      from_plugin: {
-        name: 'envoy.grpc_credentials.file_based_metadata',
+    name,
+    sds_config: { path_config_source: { path: sdsFile(a, name), watched_directory: { path: path.dirname(path.resolve(watched)) } }, resource_api_version: 'V3' },
+  };
+}
+
+function xdsCluster(xds: { host: string; port: number }, serverName: string, a: XdsClientAuth): JsonObject {
+  const http: JsonObject = {
+    '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
+    // gRPC needs HTTP/2; keepalive pings notice a dead control plane and reconnect.
+    explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } } },
+  };
+  if (a.kind === 'token') {
+    http.http_filters = [
+      {
+        name: 'envoy.filters.http.credential_injector',
         typed_config: {
-          '@type': 'type.googleapis.com/envoy.config.grpc_credential.v3.FileBasedMetadataConfig',
-          secret_data: { filename: path.resolve(a.tokenFile) },
-          header_prefix: 'Bearer ',
+          '@type': 'type.googleapis.com/envoy.extensions.filters.http.credential_injector.v3.CredentialInjector',
+          overwrite: true,
+          credential: {
+            name: 'envoy.http.injected_credentials.generic',
+            typed_config: {
+              '@type': 'type.googleapis.com/envoy.extensions.http.injected_credentials.generic.v3.Generic',
+              credential: fileSds(a, TOKEN, a.tokenFile),
+              header: 'authorization',
+              header_value_prefix: 'Bearer ',
+            },
+          },
         },
       },
-    }],
-    channel_args: { args },
-  };
-}
-
-function xdsCluster(xds: { host: string; port: number }, serverName: string, a: Exclude<XdsClientAuth, { kind: 'token' }>): JsonObject {
+      { name: 'envoy.filters.http.upstream_codec', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.upstream_codec.v3.UpstreamCodec' } },
+    ];
+  }
   const cluster: JsonObject = {
     name: XDS_CLUSTER,
     type: isIpAddress(xds.host) ? 'STATIC' : 'STRICT_DNS',
     connect_timeout: '1s',
-    typed_extension_protocol_options: {
-      'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': {
-        '@type': 'type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions',
-        // gRPC needs HTTP/2; keepalive pings notice a dead control plane and reconnect.
-        explicit_http_config: { http2_protocol_options: { connection_keepalive: { interval: '30s', timeout: '5s' } } },
-      },
-    },
+    typed_extension_protocol_options: { 'envoy.extensions.upstreams.http.v3.HttpProtocolOptions': http },
     load_assignment: {
       cluster_name: XDS_CLUSTER,
       endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: xds.host, port_value: xds.port } } } }] }],
     },
   };
-  if (a.kind === 'certificate') {
-    const sds = (name: string): JsonObject => ({ name, sds_config: { path_config_source: { path: sdsFile(a, name) }, resource_api_version: 'V3' } });
+  if (a.kind !== 'insecure') {
     cluster.transport_socket = {
       name: 'envoy.transport_sockets.tls',
       typed_config: {
         '@type': 'type.googleapis.com/envoy.extensions.transport_sockets.tls.v3.UpstreamTlsContext',
         ...(isIpAddress(serverName) ? {} : { sni: serverName }),
         common_tls_context: {
-          tls_certificate_sds_secret_configs: [sds(CLIENT_CERT_SECRET)],
+          ...(a.kind === 'certificate' ? { tls_certificate_sds_secret_configs: [fileSds(a, CLIENT_CERT, a.certFile)] } : {}),
           combined_validation_context: {
             default_validation_context: {
               match_typed_subject_alt_names: [{ san_type: isIpAddress(serverName) ? 'IP_ADDRESS' : 'DNS', matcher: { exact: serverName } }],
             },
-            validation_context_sds_secret_config: sds(SERVER_CA_SECRET),
+            validation_context_sds_secret_config: fileSds(a, SERVER_CA, a.caFile),
           },
         },
       },

@@ -6,7 +6,7 @@ import { tmpdir } from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { buildBootstrap, clientCertificateSds, type BootstrapOptions } from '../cli/bootstrap.ts';
+import { buildBootstrap, sdsFiles, type BootstrapOptions } from '../cli/bootstrap.ts';
 import { makeXdsCredentials, type XdsCredentials } from './xds-credentials.ts';
 
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -69,7 +69,7 @@ export class Supervisor {
   async startEnvoy(bootstrapFile: string, o: Omit<BootstrapOptions, 'auth'> & { serviceAccount: string }): Promise<void> {
     if (!this.credentials) throw new Error('startControlPlane() first');
     const auth = await this.credentials.clientAuth(o.namespace, o.serviceAccount, path.dirname(bootstrapFile));
-    if (auth.kind === 'certificate') for (const [file, doc] of clientCertificateSds(auth)) writeFileSync(file, JSON.stringify(doc, null, 2));
+    for (const [file, doc] of sdsFiles(auth)) writeFileSync(file, JSON.stringify(doc, null, 2));
     writeFileSync(bootstrapFile, JSON.stringify(buildBootstrap({ ...o, auth }), null, 2));
     this.start('envoy', path.join(ROOT, '.tools/bin/envoy'), ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine);
     await waitForHttp(`http://127.0.0.1:${o.adminPort}/ready`, 20_000);

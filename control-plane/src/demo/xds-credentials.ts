@@ -27,7 +27,7 @@ export interface XdsCredentials {
   /** The client certificate of an identity (made on first use). */
   client(namespace: string, serviceAccount: string): Promise<KeyPairFiles>;
   /** Bootstrap auth of an Envoy with that identity; its SDS files go into `sdsDir`. */
-  clientAuth(namespace: string, serviceAccount: string, sdsDir: string): Promise<XdsClientAuth>;
+  clientAuth(namespace: string, serviceAccount: string, sdsDir: string): Promise<Extract<XdsClientAuth, { kind: 'certificate' }>>;
   /** New certificate files (same CA, same names) swapped in for the server or one identity. */
   rotateServer(): Promise<void>;
   rotateClient(namespace: string, serviceAccount: string): Promise<void>;
