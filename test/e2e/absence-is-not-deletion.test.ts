@@ -10,7 +10,7 @@ import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstr
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess, type StatusBody } from '../helpers/scenario.ts';
+import { configMap, get, requestLoop, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess, type StatusBody } from '../helpers/scenario.ts';
 
 interface HeldStatus extends StatusBody {
   held: { group: string; reason: string; nodes: string[] }[];
@@ -46,29 +46,6 @@ const pair = () => [
   configMap({ name: 'alpha', config: ambassadorConfig('alpha', alphaPort, 'v1') }),
   configMap({ name: 'beta', config: ambassadorConfig('beta', betaPort, 'v2') }),
 ];
-
-/** Requests in a loop until stopped; every answer that is not a 200 from `upstream` is a failure. */
-function requestLoop(port: number, upstream: string) {
-  let running = true;
-  const failures: string[] = [];
-  let requests = 0;
-  const done = (async () => {
-    while (running) {
-      try {
-        const r = await get(port, '/', {}, 5000);
-        if (r.status !== 200 || r.upstream !== upstream) failures.push(`${r.status} ${r.upstream ?? r.body.slice(0, 80)}`);
-      } catch (e) {
-        failures.push(String((e as Error).cause ?? e));
-      }
-      requests++;
-    }
-  })();
-  return {
-    failures,
-    get requests() { return requests; },
-    async stop() { running = false; await done; },
-  };
-}
 
 async function status(): Promise<HeldStatus> {
   return (await cp.status()) as HeldStatus;

@@ -17,6 +17,7 @@ import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { CLI, configMap, startServe, waitUntil, type ServeProcess } from '../helpers/scenario.ts';
 import { startKubeApiServer, type KubeApiServer } from '../kube/apiserver.ts';
+import { deployRbacKubeconfig } from '../kube/deploy-rbac.ts';
 
 const NS = 'shop';
 const DENIED = 'admission webhook "configmaps.xds-ambassador.io" denied the request: ';
@@ -90,11 +91,7 @@ beforeAll(async () => {
   keyFile = join(dir, 'tls.key');
   await Promise.all([copyFile(server.certPath, certFile), copyFile(server.keyPath, keyFile)]);
   webhookPort = await freePort();
-  for (const file of ['deploy/control-plane/namespace.yaml', 'deploy/control-plane/rbac.yaml']) {
-    const r = await kube.kubectl(['apply', '-f', file]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
-  saKubeconfig = await kube.writeKubeconfig(await kube.tokenFor('xds-ambassador', 'xds-system'));
+  saKubeconfig = (await deployRbacKubeconfig(kube)).kubeconfig;
   const ns = await apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n`);
   if (ns.code !== 0) throw new Error(ns.stderr);
   cp = await startControlPlane();

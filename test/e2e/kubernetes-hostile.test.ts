@@ -9,6 +9,7 @@ import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { configMap, get, startAmbassador, startServe, waitUntil, type ServeProcess } from '../helpers/scenario.ts';
 import { startKubeApiServer, type KubeApiServer } from '../kube/apiserver.ts';
+import { deployRbacKubeconfig } from '../kube/deploy-rbac.ts';
 import { kubeRequest } from '../kube/rest.ts';
 
 const NS = 'shop';
@@ -55,15 +56,11 @@ beforeAll(async () => {
   kube = await startKubeApiServer();
   [v1, v2] = await Promise.all([startUpstream({ name: 'v1' }), startUpstream({ name: 'v2' })]) as [Upstream, Upstream];
   port = await freePort();
-  for (const file of ['deploy/control-plane/namespace.yaml', 'deploy/control-plane/rbac.yaml']) {
-    const r = await kube.kubectl(['apply', '-f', file]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
+  const { kubeconfig } = await deployRbacKubeconfig(kube);
   await apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n`);
   // The bomb is in the API before the control plane starts: it used to exit 1 on every start.
   await apply(configMap({ name: 'bomb', namespace: NS, config: ISSUE_BOMB }));
   await apply(orders('v1'));
-  const kubeconfig = await kube.writeKubeconfig(await kube.tokenFor('xds-ambassador', 'xds-system'));
   cp = await startServe(['--kubernetes', '--kubeconfig', kubeconfig], { readyTimeoutMs: 20_000 });
   await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'orders', namespace: NS });
   await waitUntil(async () => (await get(port, '/', {}, 1000)).upstream === 'v1', 10_000, 'orders served');

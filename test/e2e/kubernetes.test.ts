@@ -20,6 +20,7 @@ import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { configMap, get, secretManifest, startAmbassador, startServe, waitUntil, type ServeProcess } from '../helpers/scenario.ts';
 import { startKubeApiServer, type KubeApiServer } from '../kube/apiserver.ts';
+import { deployRbacKubeconfig } from '../kube/deploy-rbac.ts';
 import { kubeRequest } from '../kube/rest.ts';
 
 const NS = 'shop';
@@ -77,13 +78,8 @@ beforeAll(async () => {
   [v1, v2] = await Promise.all([startUpstream({ name: 'v1' }), startUpstream({ name: 'v2' })]) as [Upstream, Upstream];
   port = await freePort();
   // Exactly the RBAC of deploy/: its Namespace, ServiceAccount, ClusterRole and binding.
-  for (const file of ['deploy/control-plane/namespace.yaml', 'deploy/control-plane/rbac.yaml']) {
-    const r = await kube.kubectl(['apply', '-f', file]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
+  ({ kubeconfig: saKubeconfig, token: saToken } = await deployRbacKubeconfig(kube));
   await apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${NS}}\n`);
-  saToken = await kube.tokenFor('xds-ambassador', 'xds-system');
-  saKubeconfig = await kube.writeKubeconfig(saToken);
   await apply(ambassador('v1'));
   cp = await serveWithDeployRbac();
   envoy = await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'orders', namespace: NS });

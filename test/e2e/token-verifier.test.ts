@@ -12,6 +12,7 @@ import { readFile } from 'node:fs/promises';
 import { freePort } from '../helpers/ports.ts';
 import { waitUntil } from '../helpers/scenario.ts';
 import { startKubeApiServer, type KubeApiServer } from '../kube/apiserver.ts';
+import { deployRbacKubeconfig } from '../kube/deploy-rbac.ts';
 import { kubeJson, kubeRequest } from '../kube/rest.ts';
 
 const AUDIENCE = 'xds-ambassador';
@@ -80,11 +81,7 @@ function refusal(r: AuthResult): { reason: string; message: string } {
 beforeAll(async () => {
   kube = await startKubeApiServer();
   // The control plane's identity is exactly deploy/'s ServiceAccount with deploy/'s RBAC.
-  for (const file of ['deploy/control-plane/namespace.yaml', 'deploy/control-plane/rbac.yaml']) {
-    const r = await kube.kubectl(['apply', '-f', file]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
-  controlPlaneKubeconfig = await kube.writeKubeconfig(await kube.tokenFor('xds-ambassador', 'xds-system'));
+  controlPlaneKubeconfig = (await deployRbacKubeconfig(kube)).kubeconfig;
   verifier = new TokenReviewVerifier({ kubeConfig: loadKubeConfig(controlPlaneKubeconfig), audience: AUDIENCE, logger: quiet });
   signingKey = await readFile(kube.serviceAccountSigningKeyPath, 'utf8');
   await create('/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop' } });

@@ -18,8 +18,9 @@ import { openAds, type AdsNodeOptions, type AdsSession } from '../helpers/ads-cl
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { configMap, get, startAmbassador, startServe, waitUntil, xdsCredentials, type ServeProcess } from '../helpers/scenario.ts';
+import { configMap, get, requestLoop, startAmbassador, startServe, waitUntil, xdsCredentials, type ServeProcess } from '../helpers/scenario.ts';
 import { startKubeApiServer, type KubeApiServer } from '../kube/apiserver.ts';
+import { deployRbacKubeconfig } from '../kube/deploy-rbac.ts';
 import { kubeJson } from '../kube/rest.ts';
 
 const AUDIENCE = 'xds-ambassador';
@@ -108,24 +109,6 @@ async function refused(s: AdsSession, code: grpc.status): Promise<string> {
   return status.details;
 }
 
-function requestLoop(): { stop(): Promise<{ ok: number; failed: string[] }> } {
-  let running = true;
-  let ok = 0;
-  const failed: string[] = [];
-  const done = (async () => {
-    while (running) {
-      try {
-        const r = await get(port, '/', {}, 5000);
-        if (r.status === 200) ok++;
-        else failed.push(`HTTP ${r.status}`);
-      } catch (e) {
-        failed.push((e as Error).message);
-      }
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
-  return { async stop() { running = false; await done; return { ok, failed }; } };
-}
 
 const connected = async () => (await envoy.stats('control_plane.connected_state')).get('control_plane.connected_state');
 
@@ -137,11 +120,7 @@ beforeAll(async () => {
   dir = await mkdtemp(join(tmpdir(), 'xds-token-'));
   tokenFile = join(dir, 'token');
   signingKey = await readFile(kube.serviceAccountSigningKeyPath, 'utf8');
-  for (const file of ['deploy/control-plane/namespace.yaml', 'deploy/control-plane/rbac.yaml']) {
-    const r = await kube.kubectl(['apply', '-f', file]);
-    if (r.code !== 0) throw new Error(r.stderr);
-  }
-  cpKubeconfig = await kube.writeKubeconfig(await kube.tokenFor('xds-ambassador', 'xds-system'));
+  cpKubeconfig = (await deployRbacKubeconfig(kube)).kubeconfig;
   for (const ns of ['shop', 'billing']) await apply(`apiVersion: v1\nkind: Namespace\nmetadata: {name: ${ns}}\n`);
   await apply('apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: a, namespace: shop}\n');
   // No kubelet runs it: the Pod object only has to exist for a token bound to it.
@@ -176,7 +155,7 @@ describe('xDS with ServiceAccount tokens', () => {
   });
 
   it('uses a token replaced in the file for the next stream, with no Envoy restart and no failed request', async () => {
-    const loop = requestLoop();
+    const loop = requestLoop(port);
     try {
       // An unusable token, then a control plane restart: the new stream is refused, Envoy keeps its config.
       await writeToken('not-a-token');
@@ -195,9 +174,9 @@ describe('xDS with ServiceAccount tokens', () => {
       await apply(ordersConfig('v2'));
       await waitUntil(async () => (await get(port)).upstream === 'v2', 10_000, 'an edit over the new stream');
     } finally {
-      const { ok, failed } = await loop.stop();
-      expect(failed).toEqual([]);
-      expect(ok).toBeGreaterThan(50);
+      await loop.stop();
+      expect(loop.failures).toEqual([]);
+      expect(loop.requests).toBeGreaterThan(50);
     }
   }, 60_000);
 

@@ -186,6 +186,36 @@ export async function get(port: number, path = '/', headers: Record<string, stri
   return { status: r.status, upstream, headers: Object.fromEntries(r.headers), body };
 }
 
+export interface RequestLoop {
+  /** One entry per request that was not a 200 (from `upstream`, when given): status and upstream, or the error. */
+  readonly failures: string[];
+  readonly requests: number;
+  stop(): Promise<void>;
+}
+
+/** Requests through the ambassador's listener back to back until stopped (5 s timeout each). */
+export function requestLoop(port: number, upstream?: string): RequestLoop {
+  let running = true;
+  let requests = 0;
+  const failures: string[] = [];
+  const done = (async () => {
+    while (running) {
+      try {
+        const r = await get(port, '/', {}, 5000);
+        if (r.status !== 200 || (upstream !== undefined && r.upstream !== upstream)) failures.push(`${r.status} ${r.upstream ?? r.body.slice(0, 80)}`);
+      } catch (e) {
+        failures.push(String((e as Error).cause ?? e));
+      }
+      requests++;
+    }
+  })();
+  return {
+    failures,
+    get requests() { return requests; },
+    async stop() { running = false; await done; },
+  };
+}
+
 /** Polls until `predicate` holds; throws naming `what` on timeout. Returns the elapsed milliseconds. */
 export async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number, what: string, everyMs = 10): Promise<number> {
   const start = performance.now();
