@@ -5,6 +5,8 @@ import { encodeResource } from './cache/encode.ts';
 import { SnapshotCache, type HeldGroup } from './cache/snapshot-cache.ts';
 import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
 import { formatConfigError, type ConfigError } from './model/errors.ts';
+import { ConfigParser } from './model/config-parser.ts';
+import type { ParseResult } from './model/parse-configmap.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
 import { CONFIG_KEY } from './model/parse-configmap.ts';
 import type { AmbassadorConfig } from './model/schema.ts';
@@ -16,7 +18,7 @@ import { xdsObserver } from './observe/xds-observer.ts';
 import type { AuthMode } from './server/auth/authenticator.ts';
 import { startXdsServer, type XdsLimits, type XdsServer } from './server/grpc-server.ts';
 import type { CertificateFiles } from './tls/certificate-files.ts';
-import type { Source, SourceState } from './sources/types.ts';
+import type { ConfigMapObject, Source, SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
 import { baseGroupKey, groupKey } from './translate/names.ts';
 import { xdsRoot } from './xds/protos.ts';
@@ -44,6 +46,8 @@ export interface RunningControlPlane {
   cache: SnapshotCache;
   /** The ConfigMap ("namespace/name") serving this ambassador now, if any (for the admission webhook). */
   ownerOf(namespace: string, ambassador: string): string | undefined;
+  /** Validates one ConfigMap as the pipeline does, without blocking the process (for the admission webhook). */
+  parse(cm: ConfigMapObject): Promise<ParseResult>;
   stop(): Promise<void>;
 }
 
@@ -69,7 +73,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     },
   });
   const root = await xdsRoot();
-  const builder = new ModelBuilder();
+  const parser = new ConfigParser();
+  let latestState: SourceState | undefined;
+  // A large config parsed off the event loop is built in once its parse is done.
+  const builder = new ModelBuilder({ parser, onParsed: () => { if (latestState) onChange(latestState); } });
   const built = new Map<string, { config: AmbassadorConfig; secretsVersion: string; snapshot: Snapshot }>();
   /** Base group → the version last reported as Accepted. */
   const announced = new Map<string, string>();
@@ -82,6 +89,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   // Nothing a source delivers may stop the next delivery from being built: an exception here (a
   // bug; per-ConfigMap problems are errors on that ConfigMap) leaves every group as it was.
   const onChange = (state: SourceState) => {
+    latestState = state;
     try {
       build(state);
       buildFailure = undefined;
@@ -103,9 +111,11 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       const snapshot = snapshotFor(key, m, model.errors);
       if (snapshot) cache.set(key, snapshot);
     }
-    for (const [key, configMap] of model.held) {
+    for (const [key, { configMap, parsing }] of model.held) {
       built.delete(key);
-      cache.hold(key, `ConfigMap ${configMap} claims it but has had no valid version since this control plane started: its Envoys are not answered and keep the config they have`);
+      cache.hold(key, parsing
+        ? `ConfigMap ${configMap} claims it and is being parsed (a large config): its Envoys are not answered until it is, and keep the config they have`
+        : `ConfigMap ${configMap} claims it but has had no valid version since this control plane started: its Envoys are not answered and keep the config they have`);
     }
     for (const key of cache.groupNames()) {
       if (model.ambassadors.has(key) || model.held.has(key)) continue;
@@ -209,9 +219,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     httpPort: http.port,
     cache,
     ownerOf: (namespace, ambassador) => owners.get(groupKey({ namespace, ambassador })),
+    parse: (cm) => parser.parse(cm),
     async stop() {
       await o.source.stop();
-      await Promise.all([xds?.stop(), http.close()]);
+      await Promise.all([xds?.stop(), http.close(), parser.close()]);
     },
   };
 }

@@ -64,7 +64,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   // Each test's hostile files go; the errors they caused go with them.
-  for (const f of ['bomb.yaml', 'laughs.yaml', 'deep.yaml', 'deep-manifest.yaml', 'huge.yaml', 'big-configmap.yaml']) await cp.remove(f);
+  for (const f of ['bomb.yaml', 'laughs.yaml', 'deep.yaml', 'deep-manifest.yaml', 'huge.yaml', 'big-configmap.yaml', 'slow.yaml']) await cp.remove(f);
   await cp.write('secret.yaml', secretManifest({ name: 'api', namespace: NS, data: { token: 'first-token' } }));
   await waitUntil(async () => { const s = await cp.status(); return s.errors.length === 0 && s.sourceProblems.length === 0; }, 5000, 'the errors to clear');
 });
@@ -115,4 +115,29 @@ it('bytes that are not UTF-8: the Secret keeps its last good value (no U+FFFD re
   await statusShows('sourceProblems', `${file('secret.yaml')}: line 9, column 8: not UTF-8 text (byte 0xFF) — save the file as UTF-8; a binary value goes base64-encoded under a Secret's data (or a ConfigMap's binaryData)`);
   await editIsApplied();
   for (let i = 0; i < 5; i++) expect(await header()).toBe('first-token');
+});
+
+it('a config that takes the YAML parser seconds (a 0.7 MB flow list) stalls nothing: probes and other ambassadors\' edits go on', async () => {
+  // About 3 s of parsing on one core here: done off the event loop, it never delays an answer.
+  await cp.write('slow.yaml', hostile('slow', `ambassador: slow\nlisteners: [${Array(350_000).fill('1').join(',')}]`));
+  let slowest = 0;
+  let probing = true;
+  const probes = (async () => {
+    while (probing) {
+      const t = performance.now();
+      expect((await fetch(`http://127.0.0.1:${cp.httpPort}/healthz`)).status).toBe(200);
+      slowest = Math.max(slowest, performance.now() - t);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  })();
+  try {
+    await editIsApplied();
+    await statusShows('errors', `${file('slow.yaml')}:11: ConfigMap shop/slow: ambassador.yaml: listeners[0] (line 2): expected a map, found 1`);
+    await editIsApplied();
+  } finally {
+    probing = false;
+    await probes;
+  }
+  process.stderr.write(`hostile-input: slowest /healthz answer while a large config was parsed: ${slowest.toFixed(0)} ms\n`);
+  expect(slowest).toBeLessThan(500);
 });

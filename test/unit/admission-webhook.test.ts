@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validatePaths } from '../../control-plane/src/cli/validate.ts';
 import { makePki, type Pki } from '../../control-plane/src/demo/pki.ts';
 import { MAX_BODY_BYTES, startAdmissionWebhook, WEBHOOK_PATH, type AdmissionWebhook } from '../../control-plane/src/kubernetes/admission-webhook.ts';
+import { parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
 import { CertificateFiles } from '../../control-plane/src/tls/certificate-files.ts';
 import { configMap } from '../helpers/scenario.ts';
 import { parse } from 'yaml';
@@ -112,7 +113,7 @@ beforeAll(async () => {
   files = await CertificateFiles.open({ certFile: server.certPath, keyFile: server.keyPath }, quiet);
   webhook = await startAdmissionWebhook({
     address: '127.0.0.1', port: 0, certificates: files, logger: quiet,
-    owners: { ownerOf: (namespace, ambassador) => owners.get(`${namespace}/${ambassador}`) },
+    context: { ownerOf: (namespace, ambassador) => owners.get(`${namespace}/${ambassador}`), parse: async (cm) => parseConfigMap(cm) },
   });
   dir = await mkdtemp(join(tmpdir(), 'xds-webhook-'));
 });

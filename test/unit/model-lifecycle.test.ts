@@ -89,7 +89,7 @@ describe('held groups', () => {
     const b = new ModelBuilder();
     const r = b.build(state([cm('orders', INVALID('orders'))]));
     expect(r.ambassadors.size).toBe(0);
-    expect([...r.held]).toEqual([['shop/orders', 'shop/orders']]);
+    expect([...r.held]).toEqual([['shop/orders', { configMap: 'shop/orders', parsing: false }]]);
     expect(r.errors).toHaveLength(1);
     const fixed = b.build(state([cm('orders', config('orders'))]));
     expect(fixed.held.size).toBe(0);
@@ -100,7 +100,7 @@ describe('held groups', () => {
 
   it('holds even when the YAML does not parse, if its ambassador line is readable', () => {
     const r = new ModelBuilder().build(state([cm('orders', 'ambassador: orders\nlisteners: [oops\n')]));
-    expect([...r.held]).toEqual([['shop/orders', 'shop/orders']]);
+    expect([...r.held]).toEqual([['shop/orders', { configMap: 'shop/orders', parsing: false }]]);
   });
 
   it('holds nothing for a group another ConfigMap configures, nor when no claim can be read', () => {

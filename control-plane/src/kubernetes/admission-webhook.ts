@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observe/log.ts';
 import type { CertificateFiles } from '../tls/certificate-files.ts';
 import { admissionResponse, admissionReviewSchema, type Verdict } from './admission-review.ts';
-import { admitConfigMap, MalformedAdmissionRequest, type AmbassadorOwners } from './configmap-admission.ts';
+import { admitConfigMap, MalformedAdmissionRequest, type AdmissionContext } from './configmap-admission.ts';
 
 export const WEBHOOK_PATH = '/validate-configmap';
 
@@ -26,7 +26,7 @@ export interface AdmissionWebhookOptions {
   /** 0 picks a free port. */
   port: number;
   certificates: CertificateFiles;
-  owners: AmbassadorOwners;
+  context: AdmissionContext;
   logger: Logger;
 }
 
@@ -43,7 +43,7 @@ export async function startAdmissionWebhook(o: AdmissionWebhookOptions): Promise
     if (inFlight >= MAX_IN_FLIGHT) return reply(res, 429, 'too many admission requests at once\n');
     inFlight++;
     res.once('close', () => inFlight--);
-    handle(req, res, o.owners, log).catch((e: unknown) => {
+    handle(req, res, o.context, log).catch((e: unknown) => {
       log.error({ err: (e as Error).message }, 'admission request failed (a bug)');
       if (!res.headersSent) reply(res, 500, 'internal error\n');
     });
@@ -76,7 +76,7 @@ export async function startAdmissionWebhook(o: AdmissionWebhookOptions): Promise
   };
 }
 
-async function handle(req: IncomingMessage, res: ServerResponse, owners: AmbassadorOwners, log: Logger): Promise<void> {
+async function handle(req: IncomingMessage, res: ServerResponse, context: AdmissionContext, log: Logger): Promise<void> {
   if ((req.url ?? '').split('?')[0] !== WEBHOOK_PATH) return reply(res, 404, `not found; the webhook is POST ${WEBHOOK_PATH}\n`);
   if (req.method !== 'POST') return reply(res, 405, 'only POST\n');
   if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) return reply(res, 415, 'expected content-type application/json\n');
@@ -98,7 +98,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, owners: Ambassa
   const r = review.data.request;
   let verdict: Verdict;
   try {
-    verdict = admitConfigMap(r, owners);
+    verdict = await admitConfigMap(r, context);
   } catch (e) {
     if (e instanceof MalformedAdmissionRequest) return reply(res, 400, `${e.message}\n`);
     throw e;

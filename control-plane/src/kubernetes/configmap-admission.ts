@@ -3,21 +3,23 @@
 // one check that needs the other ConfigMaps: an ambassador already served by another ConfigMap of
 // the namespace is not taken over. Whatever the control plane would ignore is allowed.
 import { formatConfigError, type ConfigError } from '../model/errors.ts';
-import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap } from '../model/parse-configmap.ts';
+import { CONFIG_KEY, isAmbassadorConfigMap, type ParseResult } from '../model/parse-configmap.ts';
+import type { ConfigMapObject } from '../sources/types.ts';
 import { fromConfigMap } from '../sources/kubernetes-objects.ts';
 import { admittedConfigMapSchema, type AdmissionRequest, type AdmittedConfigMap, type Verdict } from './admission-review.ts';
 
-/** What the running pipeline knows about who serves which ambassador. */
-export interface AmbassadorOwners {
-  /** The ConfigMap ("namespace/name") whose config is served to this ambassador's Envoys now;
-   * undefined when none is (or before the control plane has read its sources once). */
+/** What the webhook asks of the running pipeline. */
+export interface AdmissionContext {
+  /** The ConfigMap ("namespace/name") serving this ambassador now, if any. */
   ownerOf(namespace: string, ambassador: string): string | undefined;
+  /** The pipeline's own validation of one ConfigMap (off the event loop for a large one). */
+  parse(cm: ConfigMapObject): Promise<ParseResult>;
 }
 
 /** The request cannot be what the API server sends (answered 400, never allowed or refused). */
 export class MalformedAdmissionRequest extends Error {}
 
-export function admitConfigMap(request: AdmissionRequest, owners: AmbassadorOwners): Verdict {
+export async function admitConfigMap(request: AdmissionRequest, context: AdmissionContext): Promise<Verdict> {
   if (request.operation !== 'CREATE' && request.operation !== 'UPDATE') return { allowed: true };
   if (request.kind.group !== '' || request.kind.kind !== 'ConfigMap') return { allowed: true };
   const object = admittedConfigMapSchema.safeParse(request.object);
@@ -36,16 +38,11 @@ export function admitConfigMap(request: AdmissionRequest, owners: AmbassadorOwne
   }
 
   const id = `${cm.namespace}/${cm.name}`;
-  let parsed: ReturnType<typeof parseConfigMap>;
-  try {
-    parsed = parseConfigMap(cm);
-  } catch (e) {
-    return refuse([{ object: id, key: CONFIG_KEY, path: '', message: `cannot be read: ${(e as Error).message}` }]);
-  }
+  const parsed = await context.parse(cm);
   if (!parsed.ok) return refuse(parsed.errors);
 
   const ambassador = parsed.config.ambassador;
-  const owner = owners.ownerOf(cm.namespace, ambassador);
+  const owner = context.ownerOf(cm.namespace, ambassador);
   if (owner !== undefined && owner !== id) {
     return refuse([{
       object: id,

@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import type { ConfigMapObject, SecretObject, SourceState } from '../sources/types.ts';
 import { groupKey, type GroupId } from '../translate/names.ts';
 import { formatPath, withFileLine, type ConfigError } from './errors.ts';
-import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap } from './parse-configmap.ts';
+import type { ConfigParser } from './config-parser.ts';
+import { CONFIG_KEY, isAmbassadorConfigMap, parseConfigMap, type ParseResult } from './parse-configmap.ts';
 import type { AmbassadorConfig } from './schema.ts';
 import { claimedAmbassador } from './claimed-ambassador.ts';
 import { configForEnvironment } from './environments.ts';
@@ -34,8 +35,9 @@ export interface ModelResult {
   /** Every Secret ("namespace/name") the configs reference, found or not. */
   wantedSecrets: Set<string>;
   /** Groups ("namespace/ambassador") that no valid config configures, but that a ConfigMap with no
-   * valid version since start claims (by its `ambassador:` line): group → that ConfigMap. */
-  held: Map<string, string>;
+   * valid version since start claims (by its `ambassador:` line): group → that ConfigMap, and
+   * whether its content is still being parsed (rather than invalid). */
+  held: Map<string, { configMap: string; parsing: boolean }>;
 }
 
 interface Candidate {
@@ -54,17 +56,33 @@ interface Accepted {
   uses: Map<AmbassadorConfig, SecretUseSite[]>;
 }
 
+/** Large configs parsed off the event loop: build() goes on without them (their last good version
+ * stays) and `onParsed` asks for another build once a result is in. */
+export interface BackgroundParsing {
+  parser: ConfigParser;
+  onParsed(): void;
+}
+
 export class ModelBuilder {
+  private readonly background: BackgroundParsing | undefined;
+  /** Results of background parses, by ConfigMap and content key, until a build uses them. */
+  private readonly parsed = new Map<string, { key: string; result: ParseResult }>();
+  /** The content key each ConfigMap is being parsed for in the background. */
+  private readonly parsing = new Map<string, string>();
   private readonly lastGood = new Map<string, Accepted>();
   /** The errors of each ConfigMap's current content when it is invalid: parsed once, not per build. */
   private readonly failed = new Map<string, { key: string; errors: ConfigError[] }>();
   /** Base group key → the ConfigMap that configures it. */
   private owners = new Map<string, string>();
 
+  constructor(background?: BackgroundParsing) {
+    this.background = background;
+  }
+
   build(state: SourceState): ModelResult {
     const errors: ConfigError[] = [];
     const candidates: Candidate[] = [];
-    const invalidClaims: { configMap: string; group: string }[] = [];
+    const invalidClaims: { configMap: string; group: string; parsing: boolean }[] = [];
     const present = new Set<string>();
 
     const configMaps = [...state.objects.values()]
@@ -78,12 +96,15 @@ export class ModelBuilder {
       const previous = this.lastGood.get(id);
       let accepted = previous;
       let stale = false;
+      let parsing = false;
       if (previous?.text !== text) {
         // The file lines are part of the key: they are in the errors.
         const key = `${text}\u0000${JSON.stringify(cm.file ?? null)}`;
         const known = this.failed.get(id);
-        const parsed = known?.key === key ? { ok: false as const, errors: known.errors } : accept(cm);
-        if (parsed.ok) {
+        const result = known?.key === key ? { ok: false as const, errors: known.errors } : this.parse(id, key, cm);
+        const parsed = result && accept(cm, result);
+        if (!parsed) parsing = true; // meanwhile the last good version (if any) stays
+        else if (parsed.ok) {
           accepted = { text, ...parsed.accepted };
           this.lastGood.set(id, accepted);
           this.failed.delete(id);
@@ -96,11 +117,12 @@ export class ModelBuilder {
       if (accepted) candidates.push({ configMap: id, cm, accepted, stale });
       else {
         const claimed = claimedAmbassador(text);
-        if (claimed !== undefined) invalidClaims.push({ configMap: id, group: groupKey({ namespace: cm.namespace, ambassador: claimed }) });
+        if (claimed !== undefined) invalidClaims.push({ configMap: id, group: groupKey({ namespace: cm.namespace, ambassador: claimed }), parsing });
       }
     }
-    for (const id of [...this.lastGood.keys()]) if (!present.has(id)) this.lastGood.delete(id);
-    for (const id of [...this.failed.keys()]) if (!present.has(id)) this.failed.delete(id);
+    for (const memo of [this.lastGood, this.failed, this.parsed, this.parsing]) {
+      for (const id of [...memo.keys()]) if (!present.has(id)) memo.delete(id);
+    }
 
     // One ConfigMap per ambassador: the owner keeps it, any other claimant is an error.
     const groupOf = (c: Candidate) => groupKey({ namespace: c.cm.namespace, ambassador: c.accepted.config.ambassador });
@@ -146,10 +168,32 @@ export class ModelBuilder {
       // Envoys that declare an environment with overrides get their own merged config.
       for (const [environment, config] of c.accepted.environments) add({ ...group, environment }, c, config);
     }
-    const held = new Map<string, string>();
-    for (const claim of invalidClaims) if (!owners.has(claim.group) && !held.has(claim.group)) held.set(claim.group, claim.configMap);
+    const held = new Map<string, { configMap: string; parsing: boolean }>();
+    for (const claim of invalidClaims) if (!owners.has(claim.group) && !held.has(claim.group)) held.set(claim.group, { configMap: claim.configMap, parsing: claim.parsing });
     // An environment's merged config repeats its ConfigMap's Secret errors: report each once.
     return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()], wantedSecrets, held };
+  }
+
+  /** The parse of this content: at once, or (a large one, in the background) once it is done;
+   * undefined while it runs. */
+  private parse(id: string, key: string, cm: ConfigMapObject): ParseResult | undefined {
+    const bg = this.background;
+    if (!bg || bg.parser.isInline(cm)) return parseConfigMap(cm);
+    const done = this.parsed.get(id);
+    if (done?.key === key) {
+      this.parsed.delete(id);
+      return done.result;
+    }
+    if (this.parsing.get(id) !== key) {
+      this.parsing.set(id, key);
+      void bg.parser.parse(cm).then((result) => {
+        if (this.parsing.get(id) !== key) return; // deleted or changed meanwhile
+        this.parsing.delete(id);
+        this.parsed.set(id, { key, result });
+        bg.onParsed();
+      });
+    }
+    return undefined;
   }
 }
 
@@ -163,8 +207,7 @@ function olderFirst(a: Candidate, b: Candidate): number {
  * everything derived from the content is made here, so a bug on some content makes that content
  * invalid (its last good version stays) instead of failing the whole build.
  */
-function accept(cm: ConfigMapObject): { ok: true; accepted: Omit<Accepted, 'text'> } | { ok: false; errors: ConfigError[] } {
-  const parsed = parseConfigMap(cm);
+function accept(cm: ConfigMapObject, parsed: ParseResult): { ok: true; accepted: Omit<Accepted, 'text'> } | { ok: false; errors: ConfigError[] } {
   if (!parsed.ok) return parsed;
   try {
     const config = parsed.config;
