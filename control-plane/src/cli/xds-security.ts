@@ -32,14 +32,12 @@ export async function xdsSecurity(f: SecurityFlags, log: Logger): Promise<XdsSec
   if (f.tlsCert === undefined || f.tlsKey === undefined) {
     throw new UsageError('the xDS port needs a TLS certificate: pass --tls-cert FILE and --tls-key FILE (e.g. tls.crt and tls.key of a kubernetes.io/tls Secret), or --insecure for a plaintext port without authentication');
   }
-  if (f.clientCa === undefined && f.tokenVerifier === undefined) {
-    throw new UsageError('Envoys must prove who they are: pass --client-ca FILE (client certificates with a spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/NAME URI SAN), or use --kubernetes (ServiceAccount tokens)');
-  }
+  let auth: AuthMode;
+  if (f.clientCa !== undefined) auth = { kind: 'certificate', trustDomain: f.trustDomain };
+  else if (f.tokenVerifier !== undefined) auth = { kind: 'token', verifier: f.tokenVerifier() };
+  else throw new UsageError('Envoys must prove who they are: pass --client-ca FILE (client certificates with a spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/NAME URI SAN), or use --kubernetes (ServiceAccount tokens)');
   const tls = await CertificateFiles.open({ certFile: f.tlsCert, keyFile: f.tlsKey, ...(f.clientCa ? { caFile: f.clientCa } : {}) }, log)
     .catch((e: unknown) => { throw new UsageError((e as Error).message); });
-  const auth: AuthMode = f.clientCa !== undefined
-    ? { kind: 'certificate', trustDomain: f.trustDomain }
-    : { kind: 'token', verifier: (f.tokenVerifier as () => BearerTokenVerifier)() };
   return { tls, auth };
 }
 
