@@ -38,7 +38,7 @@ export function xdsObserver(log: Logger, metrics: Metrics, isGroup: (group: stri
     },
     responseSent(s, type, version, resources) {
       metrics.responses.inc({ type: short(type) });
-      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version, resources }, 'sent');
+      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version, resources: resources.length }, 'sent');
     },
     ack(s, type, version) {
       metrics.acks.inc({ type: short(type) });

@@ -16,7 +16,9 @@ export interface XdsObserver {
   streamClosed(s: StreamRef, reason: string): void;
   /** A stream was refused (unauthenticated, not allowed, or a malformed node) before any response. */
   streamRefused(r: Refusal): void;
-  responseSent(s: StreamRef, typeUrl: string, version: string, resources: number): void;
+  /** A response went out: its version (SotW version_info, or Delta's system_version_info) and
+   * each resource in it with its own version (the content hash), for status (CSDS) and logs. */
+  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[]): void;
   ack(s: StreamRef, typeUrl: string, version: string): void;
   nack(s: StreamRef, typeUrl: string, version: string, message: string, origins: readonly string[], outcome: NackOutcome): void;
   staleNonce(s: StreamRef, typeUrl: string): void;
@@ -30,4 +32,9 @@ export interface Refusal {
   nodeId?: string;
   reason: RefusalReason;
   message: string;
+}
+
+export interface SentResource {
+  name: string;
+  version: string;
 }
