@@ -11,6 +11,7 @@ import { scopedName, type GroupId } from './names.ts';
 import { resilience } from './resilience.ts';
 import { credentialSecretName } from './secrets.ts';
 import { upstreamTransportSocket } from './tls.ts';
+import { withUpstreamProtocol } from './upstream-protocol.ts';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.ts';
 import type { JsonObject, XdsResource } from './types.ts';
 
@@ -31,11 +32,11 @@ export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, i
   const cluster = (clusterName: string, extra: JsonObject, secretRefs: string[]): XdsResource => eds
     ? {
       type: CLUSTER, name: clusterName, edsName: base, refs: { clusters: [], routes: [], secrets: secretRefs },
-      body: { name: clusterName, ...common, ...extra, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE, ...(clusterName === base ? {} : { service_name: base }) } },
+      body: { name: clusterName, ...common, ...withUpstreamProtocol(extra, u.protocol), type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE, ...(clusterName === base ? {} : { service_name: base }) } },
     }
     : {
       type: CLUSTER, name: clusterName, refs: { clusters: [], routes: [], secrets: secretRefs },
-      body: { name: clusterName, ...common, ...extra, type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED', load_assignment: loadAssignment(clusterName, u) },
+      body: { name: clusterName, ...common, ...withUpstreamProtocol(extra, u.protocol), type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED', load_assignment: loadAssignment(clusterName, u) },
     };
 
   out.push(cluster(base, {}, tlsRefs));
