@@ -32,18 +32,25 @@ function httpRule(m: protobuf.Method): Record<string, unknown> | undefined {
   return parsed.find((o) => '(google.api.http)' in o)?.['(google.api.http)'] as Record<string, unknown> | undefined;
 }
 
+let encoder: protobuf.Type | undefined;
+/** Encodes a FileDescriptorSet given as an object in protobufjs' camelCase form (what its descriptor
+ * extension produces); a method's options may carry {'.google.api.http': {get: '/v1/...'}}. */
+export function encodeDescriptorSet(set: { file: Record<string, unknown>[] }): Uint8Array {
+  encoder ??= loadRoot('google/api/annotations.proto', false).lookupType('google.protobuf.FileDescriptorSet');
+  return encoder.encode(encoder.fromObject(set)).finish();
+}
+
 /** The descriptor set of `file` (a path under protos/), encoded. */
 export function buildDescriptorSet(file: string = MOVIES_PROTO): Uint8Array {
-  // Field names as written (snake_case) for the descriptors; the descriptor types themselves in
-  // protobufjs' default camelCase, which is what its descriptor extension produces.
+  // Field names as written (snake_case) in the descriptors.
   const source = loadRoot(file, true);
-  const encoder = loadRoot('google/api/annotations.proto', false);
-  const objects = source.nestedArray.length === 0 ? [] : flatten(source).filter((o) => o.filename !== null && path.resolve(o.filename) === path.resolve(PROTOS_DIR, file));
-  const pkg = objects[0]?.parent?.fullName.slice(1) ?? '';
-  const proto: Record<string, unknown[] | string> = { name: file, package: pkg, syntax: 'proto3', messageType: [], enumType: [], service: [] };
+  const objects = flatten(source).filter((o) => o.filename !== null && path.resolve(o.filename) === path.resolve(PROTOS_DIR, file));
+  const messageType: unknown[] = [];
+  const enumType: unknown[] = [];
+  const service: unknown[] = [];
   for (const o of objects) {
-    if (o instanceof protobuf.Type) (proto.messageType as unknown[]).push(descriptor.DescriptorProto.toObject(o.toDescriptor('proto3')));
-    else if (o instanceof protobuf.Enum) (proto.enumType as unknown[]).push(descriptor.EnumDescriptorProto.toObject(o.toDescriptor()));
+    if (o instanceof protobuf.Type) messageType.push(descriptor.DescriptorProto.toObject(o.toDescriptor('proto3')));
+    else if (o instanceof protobuf.Enum) enumType.push(descriptor.EnumDescriptorProto.toObject(o.toDescriptor()));
     else if (o instanceof protobuf.Service) {
       const s = descriptor.ServiceDescriptorProto.toObject(o.toDescriptor()) as { method?: { name: string; options?: unknown }[] };
       for (const m of s.method ?? []) {
@@ -51,11 +58,11 @@ export function buildDescriptorSet(file: string = MOVIES_PROTO): Uint8Array {
         const rule = method && httpRule(method);
         if (rule) m.options = { '.google.api.http': rule };
       }
-      (proto.service as unknown[]).push(s);
+      service.push(s);
     }
   }
-  const set = encoder.lookupType('google.protobuf.FileDescriptorSet');
-  return set.encode(set.fromObject({ file: [proto] })).finish();
+  const pkg = objects[0]?.parent?.fullName.slice(1) ?? '';
+  return encodeDescriptorSet({ file: [{ name: file, package: pkg, syntax: 'proto3', messageType, enumType, service }] });
 }
 
 /** The top-level messages, enums and services of every package in `ns`. */

@@ -29,12 +29,12 @@ export async function admitConfigMap(request: AdmissionRequest, context: Admissi
   // A ConfigMap on its way out (finalizers being removed) is not stopped, whatever it holds.
   if (object.data.metadata.deletionTimestamp !== undefined) return { allowed: true };
   if (request.operation === 'UPDATE') {
-    // An edit that leaves the data as it was (labels, annotations, finalizers) changes nothing
+    // An edit that leaves the config as it was (labels, annotations, finalizers) changes nothing
     // the control plane serves: refusing it would only make an old invalid ConfigMap impossible to
     // label, annotate or delete.
     const old = admittedConfigMapSchema.safeParse(request.oldObject);
     const oldCm = old.success ? toSourceObject(request, old.data) : undefined;
-    if (old.success && oldCm && isAmbassadorConfigMap(oldCm) && sameValues(old.data.data, object.data.data) && sameValues(old.data.binaryData, object.data.binaryData)) return { allowed: true };
+    if (old.success && oldCm && isAmbassadorConfigMap(oldCm) && oldCm.data[CONFIG_KEY] === cm.data[CONFIG_KEY] && sameBinaryData(old.data, object.data)) return { allowed: true };
   }
 
   const id = `${cm.namespace}/${cm.name}`;
@@ -62,9 +62,11 @@ function toSourceObject(request: AdmissionRequest, o: AdmittedConfigMap): Return
   return fromConfigMap({ metadata: { namespace, name, labels: o.metadata.labels }, data: o.data, binaryData: o.binaryData });
 }
 
-/** Every key counts, not only ambassador.yaml: a transcoding route reads its descriptor set from another. */
-function sameValues(a: Readonly<Record<string, string>> = {}, b: Readonly<Record<string, string>> = {}): boolean {
-  return Object.keys(a).length === Object.keys(b).length && Object.entries(a).every(([k, v]) => b[k] === v);
+/** binaryData is part of the config: transcoding routes read their descriptor sets from it. */
+function sameBinaryData(a: AdmittedConfigMap, b: AdmittedConfigMap): boolean {
+  const x = a.binaryData ?? {};
+  const y = b.binaryData ?? {};
+  return Object.keys(x).length === Object.keys(y).length && Object.entries(x).every(([k, v]) => y[k] === v);
 }
 
 /** parseConfigMap already lists at most MAX_ERRORS (a hostile ConfigMap can have thousands), then counts the rest. */

@@ -52,9 +52,8 @@ interface Candidate {
 
 interface Accepted {
   text: string;
-  /** A hash of the ConfigMap's other keys (binaryData included): a transcoding route reads its
-   * descriptor set from one. */
-  others: string;
+  /** A hash of the ConfigMap's binaryData: transcoding routes read descriptor sets from it. */
+  binary: string;
   config: AmbassadorConfig;
   descriptorSets: DescriptorSets;
   /** Each environment's merged config, made once per content so snapshots are rebuilt only on change. */
@@ -100,20 +99,20 @@ export class ModelBuilder {
       const id = `${cm.namespace}/${cm.name}`;
       present.add(id);
       const text = cm.data[CONFIG_KEY] ?? '';
-      const others = otherKeysHash(cm);
+      const binary = binaryDataHash(cm);
       const previous = this.lastGood.get(id);
       let accepted = previous;
       let stale = false;
       let parsing = false;
-      if (previous?.text !== text || previous.others !== others) {
+      if (previous?.text !== text || previous.binary !== binary) {
         // The file lines are part of the key: they are in the errors.
-        const key = `${text}\u0000${others}\u0000${JSON.stringify(cm.file ?? null)}`;
+        const key = `${text}\u0000${binary}\u0000${JSON.stringify(cm.file ?? null)}`;
         const known = this.failed.get(id);
         const result = known?.key === key ? { ok: false as const, errors: known.errors } : this.parse(id, key, cm);
         const parsed = result && accept(cm, result);
         if (!parsed) parsing = true; // meanwhile the last good version (if any) stays
         else if (parsed.ok) {
-          accepted = { text, others, ...parsed.accepted };
+          accepted = { text, binary, ...parsed.accepted };
           this.lastGood.set(id, accepted);
           this.failed.delete(id);
         } else {
@@ -215,7 +214,7 @@ function olderFirst(a: Candidate, b: Candidate): number {
  * everything derived from the content is made here, so a bug on some content makes that content
  * invalid (its last good version stays) instead of failing the whole build.
  */
-function accept(cm: ConfigMapObject, parsed: ParseResult): { ok: true; accepted: Omit<Accepted, 'text' | 'others'> } | { ok: false; errors: ConfigError[] } {
+function accept(cm: ConfigMapObject, parsed: ParseResult): { ok: true; accepted: Omit<Accepted, 'text' | 'binary'> } | { ok: false; errors: ConfigError[] } {
   if (!parsed.ok) return parsed;
   try {
     const config = parsed.config;
@@ -232,10 +231,10 @@ function internalError(cm: ConfigMapObject, err: unknown): ConfigError {
   return withFileLine(cm, { object: `${cm.namespace}/${cm.name}`, key: CONFIG_KEY, path: '', message });
 }
 
-function otherKeysHash(cm: ConfigMapObject): string {
+function binaryDataHash(cm: ConfigMapObject): string {
+  if (!cm.binaryData) return '';
   const h = createHash('sha256');
-  for (const key of Object.keys(cm.data).sort()) if (key !== CONFIG_KEY) h.update(`d\u0000${key}\u0000`).update(cm.data[key] ?? '').update('\u0000');
-  for (const key of Object.keys(cm.binaryData ?? {}).sort()) h.update(`b\u0000${key}\u0000`).update(cm.binaryData?.[key] ?? new Uint8Array()).update('\u0000');
+  for (const key of Object.keys(cm.binaryData).sort()) h.update(`${key}\u0000`).update(cm.binaryData[key] ?? new Uint8Array()).update('\u0000');
   return h.digest('hex');
 }
 

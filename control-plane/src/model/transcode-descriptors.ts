@@ -1,11 +1,11 @@
-// The descriptor sets the transcoding routes of a config name, read from the ConfigMap's own keys
-// and checked (see descriptor-set.ts). Only the sets a route uses are kept for translation.
+// The descriptor sets the transcoding routes of a config name, read from the ConfigMap's own
+// binaryData and checked (see descriptor-set.ts). Only the sets a route uses are kept for translation.
 import type { ConfigMapObject } from '../sources/types.ts';
 import type { ConfigProblem } from './check-config.ts';
 import { readDescriptorSet, serviceProblem, type DescriptorSetInfo } from './descriptor-set.ts';
 import type { AmbassadorConfig } from './schema.ts';
 
-/** binaryData key (or data key) → the descriptor set's bytes. */
+/** binaryData key → the descriptor set's bytes. */
 export type DescriptorSets = ReadonlyMap<string, Uint8Array>;
 
 export function transcodeDescriptors(config: AmbassadorConfig, cm: ConfigMapObject): { problems: ConfigProblem[]; descriptorSets: DescriptorSets } {
@@ -18,7 +18,7 @@ export function transcodeDescriptors(config: AmbassadorConfig, cm: ConfigMapObje
       if (!r.transcode) return;
       const at = ['listeners', li, 'routes', ri, 'transcode'];
       const key = r.transcode.descriptors.key;
-      const bytes = keyBytes(cm, key);
+      const bytes = cm.binaryData?.[key];
       if (bytes === undefined) {
         problems.push({ path: [...at, 'descriptors', 'key'], message: missingKey(cm, key) });
         return;
@@ -43,16 +43,9 @@ export function transcodeDescriptors(config: AmbassadorConfig, cm: ConfigMapObje
   return { problems, descriptorSets: sets };
 }
 
-/** binaryData, or data: kubectl create configmap --from-file puts a file that happens to be valid
- * UTF-8 under data, whose text is then exactly the file's bytes. */
-function keyBytes(cm: ConfigMapObject, key: string): Uint8Array | undefined {
-  const binary = cm.binaryData?.[key];
-  if (binary !== undefined) return binary;
-  const text = cm.data[key];
-  return text === undefined ? undefined : new TextEncoder().encode(text);
-}
-
 function missingKey(cm: ConfigMapObject, key: string): string {
-  const keys = [...Object.keys(cm.binaryData ?? {}), ...Object.keys(cm.data)].map((k) => `"${k}"`);
-  return `the ConfigMap has no key "${key}" (it has ${keys.join(', ')}); add the descriptor set under binaryData, e.g. kubectl create configmap ${cm.name} --from-file=ambassador.yaml --from-file=${key}`;
+  const how = `kubectl create configmap ${cm.name} --from-file=ambassador.yaml --from-file=${key} puts it there`;
+  if (key in cm.data) return `"${key}" is under data, which holds text; a descriptor set is binary and goes under binaryData (${how})`;
+  const keys = Object.keys(cm.binaryData ?? {}).map((k) => `"${k}"`);
+  return `binaryData has no key "${key}" (${keys.length ? `it has ${keys.join(', ')}` : 'the ConfigMap has no binaryData'}); add the descriptor set there (${how})`;
 }
