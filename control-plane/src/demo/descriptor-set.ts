@@ -32,12 +32,17 @@ function httpRule(m: protobuf.Method): Record<string, unknown> | undefined {
   return parsed.find((o) => '(google.api.http)' in o)?.['(google.api.http)'] as Record<string, unknown> | undefined;
 }
 
-let encoder: protobuf.Type | undefined;
-/** Encodes a FileDescriptorSet given as an object in protobufjs' camelCase form (what its descriptor
- * extension produces); a method's options may carry {'.google.api.http': {get: '/v1/...'}}. */
+let setType: protobuf.Type | undefined;
+/** google.protobuf.FileDescriptorSet in protobufjs' camelCase form (what its descriptor extension
+ * produces), whose method options know {'.google.api.http': {get: '/v1/...'}}. */
+export function descriptorSetType(): protobuf.Type {
+  setType ??= loadRoot('google/api/annotations.proto', false).lookupType('google.protobuf.FileDescriptorSet');
+  return setType;
+}
+
 export function encodeDescriptorSet(set: { file: Record<string, unknown>[] }): Uint8Array {
-  encoder ??= loadRoot('google/api/annotations.proto', false).lookupType('google.protobuf.FileDescriptorSet');
-  return encoder.encode(encoder.fromObject(set)).finish();
+  const type = descriptorSetType();
+  return type.encode(type.fromObject(set)).finish();
 }
 
 /** The descriptor set of `file` (a path under protos/), encoded. */
