@@ -2,9 +2,11 @@
 // @grpc/grpc-js, in plaintext (h2c) or over TLS: GetMovie (unary) and ListMovies (server
 // streaming). Every answer names the server (`served_by`); every call is recorded with what arrived
 // (metadata, the deadline the client's grpc-timeout left); failures and latency can be injected.
-// moviesClient() makes a client of the same service, for tests and the recipes.
+// It serves gRPC reflection too, so grpcurl needs no .proto. moviesClient() makes a client of the
+// same service, for tests and the recipes.
 import * as grpc from '@grpc/grpc-js';
-import { loadFileDescriptorSetFromBuffer } from '@grpc/proto-loader';
+import { loadFileDescriptorSetFromBuffer, type PackageDefinition } from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
 import { buildDescriptorSet, MOVIES_SERVICE } from './descriptor-set.ts';
 
 export interface Movie {
@@ -56,17 +58,16 @@ export interface MoviesServer {
 
 type MoviesClientCtor = grpc.ServiceClientConstructor;
 
-let service: MoviesClientCtor | undefined;
-/** The Movies service's client constructor (and its service definition), loaded once. */
-function moviesService(): MoviesClientCtor {
-  if (!service) {
+let loaded: { definition: PackageDefinition; service: MoviesClientCtor } | undefined;
+/** The Movies package definition and its client constructor (with the service definition), loaded once. */
+function movies(): { definition: PackageDefinition; service: MoviesClientCtor } {
+  if (!loaded) {
     const definition = loadFileDescriptorSetFromBuffer(Buffer.from(buildDescriptorSet()), { keepCase: true, longs: Number, enums: String, defaults: true });
-    const path = MOVIES_SERVICE.split('.');
     let node: unknown = grpc.loadPackageDefinition(definition);
-    for (const part of path) node = (node as Record<string, unknown>)[part];
-    service = node as MoviesClientCtor;
+    for (const part of MOVIES_SERVICE.split('.')) node = (node as Record<string, unknown>)[part];
+    loaded = { definition, service: node as MoviesClientCtor };
   }
-  return service;
+  return loaded;
 }
 
 export interface StartMoviesOptions {
@@ -96,7 +97,8 @@ export async function startMoviesServer(o: StartMoviesOptions): Promise<MoviesSe
     behaviour = { ...behaviour, failNext: behaviour.failNext - 1 };
     return behaviour.failCode ?? grpc.status.UNAVAILABLE;
   };
-  server.addService(moviesService().service, {
+  new ReflectionService(movies().definition).addToServer(server);
+  server.addService(movies().service.service, {
     GetMovie(call: grpc.ServerUnaryCall<{ id: number }, Movie>, done: grpc.sendUnaryData<Movie>) {
       const c = record('GetMovie', call);
       const answer = () => {
@@ -168,7 +170,7 @@ export interface MoviesClient {
 export function moviesClient(address: string, o: { ca?: string; serverName?: string } = {}): MoviesClient {
   const credentials = o.ca ? grpc.credentials.createSsl(Buffer.from(o.ca)) : grpc.credentials.createInsecure();
   const options = o.serverName ? { 'grpc.ssl_target_name_override': o.serverName } : {};
-  const client = new (moviesService())(address, credentials, options) as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
+  const client = new (movies().service)(address, credentials, options) as grpc.Client & Record<string, (...args: unknown[]) => unknown>;
   const callOptions = (deadlineMs?: number): grpc.CallOptions => (deadlineMs === undefined ? {} : { deadline: Date.now() + deadlineMs });
   return {
     getMovie: (id, co = {}) => new Promise((resolve, reject) => {
