@@ -72,6 +72,14 @@ describe('config errors of gRPC upstreams', () => {
     ]);
   });
 
+  it('an HTTP protocol on an upstream of a TCP or Redis listener', () => {
+    const text = ['ambassador: orders', 'listeners:', '  - {name: db, port: 5432, protocol: tcp, upstream: pg}', '  - {name: cache, port: 6379, protocol: redis, upstream: rd}', 'upstreams:', '  pg: {endpoints: ["10.0.0.1:5432"], protocol: http2}', '  rd: {endpoints: ["10.0.0.2:6379"], protocol: auto}', ''].join('\n');
+    expect(errorsOf(configMap(text))).toEqual([
+      `${E} upstreams.pg.protocol (line 6): upstream "pg" is used by the tcp listener "db", which proxies bytes, not HTTP: protocol http2 applies to HTTP routes only — remove it`,
+      `${E} upstreams.rd.protocol (line 7): upstream "rd" is used by the redis listener "cache", which proxies Redis commands, not HTTP: protocol auto applies to HTTP routes only — remove it`,
+    ]);
+  });
+
   it('a gRPC retry condition on a route to an HTTP/1.1 upstream', () => {
     expect(errorsOf(configMap(config({ route: ['retries: {attempts: 2, on: [5xx, unavailable]}'], upstream: [] })))).toEqual([
       `${E} listeners[0].routes[0].retries.on[1] (line 8): "unavailable" is a gRPC status, and gRPC needs HTTP/2: upstream "grpc" has protocol http1 — set upstreams.grpc.protocol: http2 (or auto)`,

@@ -1,5 +1,6 @@
 // Rules of gRPC routes: a route that transcodes JSON to gRPC, or retries on gRPC status codes, needs
-// upstreams that carry gRPC (HTTP/2).
+// upstreams that carry gRPC (HTTP/2); an upstream's HTTP protocol means nothing to a TCP or Redis
+// listener.
 import type { ConfigProblem } from './check-config.ts';
 import type { AmbassadorConfig, RouteConfig } from './schema.ts';
 import { GRPC_RETRY_CONDITIONS } from './schema/upstream-protocol.ts';
@@ -8,8 +9,18 @@ const GRPC_CONDITIONS: ReadonlySet<string> = new Set(GRPC_RETRY_CONDITIONS);
 
 export function grpcProblems(config: AmbassadorConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
+  const reported = new Set<string>();
   config.listeners.forEach((l, li) => {
-    if (l.protocol !== 'http') return;
+    if (l.protocol !== 'http') {
+      const used = l.protocol === 'tcp' ? [l.upstream] : [l.upstream, ...(l.routes ?? []).map((r) => r.upstream)];
+      for (const u of used) {
+        const p = config.upstreams[u]?.protocol;
+        if (p === undefined || p === 'http1' || reported.has(u)) continue;
+        reported.add(u);
+        problems.push({ path: ['upstreams', u, 'protocol'], message: `upstream "${u}" is used by the ${l.protocol} listener "${l.name}", which proxies ${l.protocol === 'tcp' ? 'bytes' : 'Redis commands'}, not HTTP: protocol ${p} applies to HTTP routes only — remove it` });
+      }
+      return;
+    }
     l.routes.forEach((r, ri) => {
       const at = ['listeners', li, 'routes', ri];
       const targets = routeTargets(r).filter((t) => t in config.upstreams); // unknown ones are reported elsewhere
