@@ -13,8 +13,8 @@ import protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor.js';
 import { protoIncludeDirs } from '../xds/protos.ts';
 
-export const PROTOS_DIR = fileURLToPath(new URL('../../../protos/', import.meta.url));
-export const MOVIES_PROTO = 'xds_ambassador/demo/v1/movies.proto';
+const PROTOS_DIR = fileURLToPath(new URL('../../../protos/', import.meta.url));
+const MOVIES_PROTO = 'xds_ambassador/demo/v1/movies.proto';
 export const MOVIES_SERVICE = 'xds_ambassador.demo.v1.Movies';
 
 function loadRoot(file: string, keepCase: boolean): protobuf.Root {

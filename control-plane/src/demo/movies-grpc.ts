@@ -17,7 +17,7 @@ export interface Movie {
   served_by?: string;
 }
 
-export const CATALOGUE: readonly Movie[] = [
+const CATALOGUE: readonly Movie[] = [
   { id: 1, title: 'Metropolis', year: 1927, genre: 'scifi' },
   { id: 2, title: 'Casablanca', year: 1942, genre: 'drama' },
   { id: 3, title: 'Seven Samurai', year: 1954, genre: 'action' },

@@ -40,6 +40,6 @@ export function grpcProblems(config: AmbassadorConfig): ConfigProblem[] {
   return problems;
 }
 
-export function routeTargets(r: RouteConfig): string[] {
+function routeTargets(r: RouteConfig): string[] {
   return r.split ? r.split.map((s) => s.upstream) : r.upstream !== undefined ? [r.upstream] : [];
 }

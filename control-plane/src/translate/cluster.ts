@@ -1,7 +1,8 @@
 // An upstream → a Cluster: EDS when every endpoint is an IP address (endpoints then change without
 // touching the cluster), STRICT_DNS when any endpoint is a DNS name (Envoy resolves and re-resolves
-// it). With `tls`, a TLS transport socket referring to its SDS secrets. Routes that inject a
-// credential get a variant of the cluster per credential (see credential.ts).
+// it). With `tls`, a TLS transport socket referring to its SDS secrets; `protocol` sets its HTTP
+// version (upstream-protocol.ts). Routes that inject a credential get a variant of the cluster per
+// credential (see credential.ts).
 import type { InjectConfig, UpstreamConfig } from '../model/schema.ts';
 import { isIpAddress } from '../model/schema.ts';
 import { ADS_SOURCE } from './config-source.ts';

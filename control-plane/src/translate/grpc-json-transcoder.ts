@@ -6,7 +6,7 @@ import type { HttpListenerConfig, TranscodeConfig } from '../model/schema.ts';
 import type { DescriptorSets } from '../model/transcode-descriptors.ts';
 import type { JsonObject } from './types.ts';
 
-export const TRANSCODER_FILTER = 'envoy.filters.http.grpc_json_transcoder';
+const TRANSCODER_FILTER = 'envoy.filters.http.grpc_json_transcoder';
 const TRANSCODER = 'type.googleapis.com/envoy.extensions.filters.http.grpc_json_transcoder.v3.GrpcJsonTranscoder';
 
 /** The HTTP filter, before the router, when a route of the listener transcodes; none otherwise. */

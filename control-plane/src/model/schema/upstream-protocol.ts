@@ -3,7 +3,7 @@
 // stays HTTP/1.1, HTTP/2 — a gRPC call — goes out as HTTP/2).
 import { z } from 'zod';
 
-export const UPSTREAM_PROTOCOLS = ['http1', 'http2', 'auto'] as const;
+const UPSTREAM_PROTOCOLS = ['http1', 'http2', 'auto'] as const;
 export type UpstreamProtocol = (typeof UPSTREAM_PROTOCOLS)[number];
 
 export const upstreamProtocol = z.enum(UPSTREAM_PROTOCOLS, { error: `expected one of ${UPSTREAM_PROTOCOLS.join(', ')} (http2 for gRPC)` });
