@@ -105,7 +105,7 @@ beforeAll(async () => {
   longStream = client('grpc').listMovies({ interval_ms: 2700 });
   longStream.catch(() => {}); // awaited (and so reported) by its test
   await waitUntil(async () => plain.calls.some((c) => c.request.interval_ms === 2700), 5000, 'the long stream to start');
-}, 30_000);
+});
 
 afterAll(async () => {
   for (const c of clients) c.close();
@@ -153,10 +153,9 @@ describe('gRPC through the ambassador', () => {
     await client('capped').getMovie(1, { deadlineMs: 4000 });
     expect(plain.calls[0]?.deadlineMs).toBeLessThanOrEqual(1000);
     plain.setBehaviour({ delayMs: 1500 });
-    const start = performance.now();
     const err = await client('capped').getMovie(1).catch((e: grpc.ServiceError) => e);
-    expect(performance.now() - start).toBeLessThan(1400);
-    // Envoy's own "504 upstream request timeout", which it turns into a gRPC UNAVAILABLE.
+    // Envoy's own "504 upstream request timeout" (at 1 s, before the server's answer at 1.5 s),
+    // which it turns into a gRPC UNAVAILABLE.
     expect([(err as grpc.ServiceError).code, (err as grpc.ServiceError).details]).toEqual([grpc.status.UNAVAILABLE, 'upstream request timeout']);
     plain.reset();
     const cut = await client('capped').listMovies({ interval_ms: 300 }).catch((e: grpc.ServiceError & { received: unknown[] }) => e);
@@ -251,5 +250,5 @@ describe('long streams', () => {
     const got = await longStream;
     expect(got).toHaveLength(6);
     expect(got?.at(-1)?.atMs).toBeGreaterThan(15_000);
-  }, 30_000);
+  });
 });
