@@ -172,7 +172,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     let snapshot: Snapshot;
     let problems: string[];
     try {
-      snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`], m.config.serviceAccounts);
+      snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets, m.descriptorSets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`], m.config.serviceAccounts);
       problems = consistencyProblems(snapshot);
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');

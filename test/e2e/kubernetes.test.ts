@@ -4,7 +4,7 @@
 // restart and a control plane restart.
 import { execFile } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadKubeConfig } from '../../control-plane/src/cli/kubeconfig.ts';
 import { KubeEventRecorder } from '../../control-plane/src/observe/kube-events.ts';
+import { buildDescriptorSet, MOVIES_SERVICE } from '../../control-plane/src/demo/descriptor-set.ts';
+import { startMoviesServer } from '../../control-plane/src/demo/movies-grpc.ts';
 import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstream.ts';
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePort } from '../helpers/ports.ts';
@@ -316,6 +318,42 @@ upstreams:
     expect(await eventsSince(since, 'Invalid', 'demo', 'movies-ambassador')).toEqual([]);
     expect(cp.proc.output().slice(mark)).not.toContain('not found');
     await pay.stop();
+  });
+
+  it('reads a descriptor set kubectl put in binaryData, and transcodes JSON to gRPC with it', async () => {
+    const movies = await startMoviesServer({ name: 'movies-grpc' });
+    const jsonPort = await freePort();
+    const dir = await mkdtemp(join(tmpdir(), 'xds-binarydata-'));
+    try {
+      await writeFile(join(dir, 'movies.pb'), buildDescriptorSet());
+      await writeFile(join(dir, 'ambassador.yaml'), `ambassador: storefront
+listeners:
+  - name: json
+    port: ${jsonPort}
+    routes:
+      - match: {prefix: /v1/}
+        upstream: movies
+        transcode: {descriptors: {key: movies.pb}, services: [${MOVIES_SERVICE}]}
+upstreams:
+  movies: {endpoints: ["127.0.0.1:${movies.port}"], protocol: http2}
+`);
+      // What the README tells users to run: the binary file lands in binaryData.
+      const created = await kube.kubectl(['-n', NS, 'create', 'configmap', 'storefront', `--from-file=${join(dir, 'ambassador.yaml')}`, `--from-file=${join(dir, 'movies.pb')}`]);
+      expect(created.code, created.stderr).toBe(0);
+      const stored = (await kubeRequest(kube, { path: `/api/v1/namespaces/${NS}/configmaps/storefront`, token: kube.adminToken })).json<{ binaryData?: Record<string, string> }>();
+      expect(Object.keys(stored.binaryData ?? {})).toEqual(['movies.pb']);
+      const labelled = await kube.kubectl(['-n', NS, 'label', 'configmap', 'storefront', 'xds-ambassador.io/config=true']);
+      expect(labelled.code, labelled.stderr).toBe(0);
+      const storefront = await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'storefront', namespace: NS });
+      await waitUntil(async () => (await get(jsonPort, '/v1/movies/5')).status === 200, 10_000, 'the transcoded call');
+      expect(JSON.parse((await get(jsonPort, '/v1/movies/5')).body)).toMatchObject({ title: 'Stalker', servedBy: 'movies-grpc' });
+      expect(movies.calls.map((c) => c.method)).toContain('GetMovie');
+      await storefront.stop();
+      expect((await kube.kubectl(['-n', NS, 'delete', 'configmap', 'storefront'])).code).toBe(0);
+    } finally {
+      await movies.close();
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('recovers from an API server restart and applies an edit made after it', async () => {

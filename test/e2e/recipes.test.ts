@@ -1,11 +1,17 @@
 // Every README recipe, run from its manifests in deploy/recipes/ (every port moved to a free one)
 // with its stand-in peers and a real Envoy, doing what the README says it does.
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { buildDescriptorSet, MOVIES_SERVICE } from '../../control-plane/src/demo/descriptor-set.ts';
+import { moviesClient } from '../../control-plane/src/demo/movies-grpc.ts';
 import { RECIPES, recipeFiles, type Recipe, type RecipePeers } from '../../control-plane/src/demo/recipes.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { connectResp, respCommand } from '../helpers/redis.ts';
-import { get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
+import { get, REPO_ROOT, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
 import { roundTrip } from '../helpers/tcp-echo.ts';
 
 function recipe(name: string): Recipe {
@@ -90,5 +96,39 @@ describe('recipe: a database per environment', () => {
     await prod.stop();
     await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace, environment: 'staging' });
     await waitUntil(async () => (await greeting(ports.listener as number)) === 'hello from staging-db', 10_000, 'staging');
+  });
+});
+
+describe('recipe: a gRPC service over TLS', () => {
+  const { ports, r, cp } = runRecipe('grpc-upstream');
+  it('carries plaintext gRPC calls and streams (and reflection for grpcurl) to the service over TLS', async () => {
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    const client = moviesClient(`127.0.0.1:${ports.listener}`);
+    try {
+      await waitUntil(async () => (await client.getMovie(4)).served_by === 'movies', 10_000, 'a gRPC call through the ambassador');
+      expect((await client.listMovies({ genre: 'scifi', interval_ms: 50 })).map((m) => m.movie.title)).toEqual(['Metropolis', 'Solaris', 'Stalker']);
+    } finally {
+      client.close();
+    }
+    const run = promisify(execFile);
+    const listed = await run(join(REPO_ROOT, '.tools', 'bin', 'grpcurl'), ['-plaintext', `localhost:${ports.listener}`, 'list']);
+    expect(listed.stdout.trim().split('\n')).toContain(MOVIES_SERVICE);
+  });
+});
+
+describe('recipe: a gRPC service called with HTTP/JSON', () => {
+  const { ports, r, cp } = runRecipe('json-to-grpc');
+  it('keeps the descriptor set in its manifest current with the .proto', () => {
+    const manifest = parse(recipeFiles(r, r.ports)['ambassador.yaml'] ?? '') as { binaryData: Record<string, string> };
+    expect(manifest.binaryData['movies.pb']).toBe(Buffer.from(buildDescriptorSet()).toString('base64'));
+  });
+
+  it('answers JSON calls with what the gRPC server says', async () => {
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/v1/movies/4')).status === 200, 10_000, 'the transcoded call');
+    expect(JSON.parse((await get(ports.listener as number, '/v1/movies/4')).body)).toEqual({ id: 4, title: 'Solaris', year: 1972, genre: 'scifi', servedBy: 'movies' });
+    expect((JSON.parse((await get(ports.listener as number, '/v1/movies?genre=scifi')).body) as { id: number }[]).map((m) => m.id)).toEqual([1, 4, 5]);
+    const missing = await get(ports.listener as number, '/v1/movies/99');
+    expect([missing.status, JSON.parse(missing.body)]).toEqual([404, { code: 5, message: 'no movie with id 99' }]);
   });
 });

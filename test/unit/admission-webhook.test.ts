@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validatePaths } from '../../control-plane/src/cli/validate.ts';
+import { buildDescriptorSet, MOVIES_SERVICE } from '../../control-plane/src/demo/descriptor-set.ts';
 import { makePki, type Pki } from '../../control-plane/src/demo/pki.ts';
 import { MAX_BODY_BYTES, startAdmissionWebhook, WEBHOOK_PATH, type AdmissionWebhook } from '../../control-plane/src/kubernetes/admission-webhook.ts';
 import { parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
@@ -178,6 +179,33 @@ describe('admission webhook', () => {
     const r = await admit(review({ operation: 'UPDATE', object: objectOf(invalid), oldObject: objectOf(valid()) }));
     expect(r.allowed).toBe(false);
     expect(r.status?.message).toContain('listeners[0].routes[0].timeout (line 8)');
+  });
+
+  it('reads binaryData (descriptor sets for transcoding): an UPDATE of it alone is validated', async () => {
+    const transcoding = (pb: Uint8Array): Record<string, unknown> => ({
+      ...objectOf(configMap({ name: 'orders', namespace: 'shop', config: `
+ambassador: orders
+listeners:
+  - name: api
+    port: 8000
+    routes:
+      - match: {prefix: /v1/}
+        upstream: movies
+        transcode: {descriptors: {key: movies.pb}, services: [${MOVIES_SERVICE}]}
+upstreams:
+  movies: {endpoints: ["127.0.0.1:9001"], protocol: http2}` })),
+      binaryData: { 'movies.pb': Buffer.from(pb).toString('base64') },
+    });
+    const good = transcoding(buildDescriptorSet());
+    const broken = transcoding(buildDescriptorSet().subarray(0, 50));
+    expect((await admit(review({ object: good }))).allowed).toBe(true);
+    const r = await admit(review({ operation: 'UPDATE', object: broken, oldObject: good }));
+    expect(r.allowed).toBe(false);
+    expect(r.status?.message).toBe('ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].transcode.descriptors.key (line 8): the descriptor set in "movies.pb" is not a protobuf descriptor set (index out of range) — build it with protoc --include_imports --descriptor_set_out=FILE your.proto');
+    // Left as it was (a label added), even broken: allowed.
+    const relabelled = structuredClone(broken) as { metadata: { labels: Record<string, string> } };
+    relabelled.metadata.labels['team'] = 'movies';
+    expect((await admit(review({ operation: 'UPDATE', object: relabelled, oldObject: broken }))).allowed).toBe(true);
   });
 
   it('refuses a ConfigMap claiming an ambassador another ConfigMap serves, not the one that serves it', async () => {

@@ -102,7 +102,7 @@ describe('config errors', () => {
 
   it('unknown field: "did you mean" hint and the allowed fields', () => {
     expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'timout: 5s'))).toEqual([
-      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries, inject`,
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries, inject, transcode`,
     ]);
   });
 
@@ -138,7 +138,7 @@ describe('config errors', () => {
 
   it('bad retry condition: lists the valid ones', () => {
     expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'retries: {attempts: 2, on: [5xx, timeout]}'))).toEqual([
-      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].retries.on[1] (line 8): expected one of 5xx, gateway-error, reset, reset-before-request, connect-failure, envoy-ratelimited, retriable-4xx, refused-stream, retriable-status-codes, http3-post-connect-failure, found "timeout"',
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0].retries.on[1] (line 8): expected one of 5xx, gateway-error, reset, reset-before-request, connect-failure, envoy-ratelimited, retriable-4xx, refused-stream, retriable-status-codes, http3-post-connect-failure, or for gRPC cancelled, deadline-exceeded, internal, resource-exhausted, unavailable, found "timeout"',
     ]);
   });
 

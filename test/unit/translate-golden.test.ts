@@ -4,7 +4,8 @@
 // labelled xds-ambassador.io/config: "true", with its ambassador config under data.ambassador.yaml,
 // and any Secrets it references. They are read with the directory source's manifest parser,
 // validated with parseConfigMap and translated with translateAmbassador for the group
-// {metadata.namespace, ambassador}, with the Secrets of that namespace.
+// {metadata.namespace, ambassador}, with the Secrets of that namespace (and the descriptor sets of
+// its binaryData).
 //
 // Output format: a YAML list of every resource, ordered by xDS type in push order (CDS, EDS, LDS,
 // RDS) and then by name; each entry has `type` (short name), `name`, `refs` (the clusters / route
@@ -50,7 +51,7 @@ function translateFeature(feature: string): XdsResource[] {
   if (!parsed.ok) throw new Error(`${file}: invalid config:\n${parsed.errors.map(formatConfigError).join('\n')}`);
   const secrets = new Map<string, SecretObject>();
   for (const o of manifest.objects) if (o.kind === 'Secret' && o.namespace === cm.namespace) secrets.set(o.name, o);
-  return translateAmbassador({ namespace: cm.namespace, ambassador: parsed.config.ambassador }, parsed.config, secrets);
+  return translateAmbassador({ namespace: cm.namespace, ambassador: parsed.config.ambassador }, parsed.config, secrets, parsed.descriptorSets);
 }
 
 /** The entries the golden file lists, in its order. */

@@ -31,6 +31,8 @@ export const admittedConfigMapSchema = z.looseObject({
     deletionTimestamp: z.string().optional(),
   }),
   data: z.record(z.string(), z.string()).optional(),
+  /** base64, as the API server sends it. */
+  binaryData: z.record(z.string(), z.string()).optional(),
 });
 
 export type AdmittedConfigMap = z.infer<typeof admittedConfigMapSchema>;

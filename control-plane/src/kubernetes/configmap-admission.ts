@@ -34,7 +34,7 @@ export async function admitConfigMap(request: AdmissionRequest, context: Admissi
     // label, annotate or delete.
     const old = admittedConfigMapSchema.safeParse(request.oldObject);
     const oldCm = old.success ? toSourceObject(request, old.data) : undefined;
-    if (oldCm && isAmbassadorConfigMap(oldCm) && oldCm.data[CONFIG_KEY] === cm.data[CONFIG_KEY]) return { allowed: true };
+    if (old.success && oldCm && isAmbassadorConfigMap(oldCm) && oldCm.data[CONFIG_KEY] === cm.data[CONFIG_KEY] && sameBinaryData(old.data, object.data)) return { allowed: true };
   }
 
   const id = `${cm.namespace}/${cm.name}`;
@@ -59,7 +59,14 @@ export async function admitConfigMap(request: AdmissionRequest, context: Admissi
 function toSourceObject(request: AdmissionRequest, o: AdmittedConfigMap): ReturnType<typeof fromConfigMap> {
   const namespace = o.metadata.namespace ?? request.namespace ?? '';
   const name = o.metadata.name ?? request.name ?? (o.metadata.generateName === undefined ? '' : `${o.metadata.generateName}<generated>`);
-  return fromConfigMap({ metadata: { namespace, name, labels: o.metadata.labels }, data: o.data });
+  return fromConfigMap({ metadata: { namespace, name, labels: o.metadata.labels }, data: o.data, binaryData: o.binaryData });
+}
+
+/** binaryData is part of the config: transcoding routes read their descriptor sets from it. */
+function sameBinaryData(a: AdmittedConfigMap, b: AdmittedConfigMap): boolean {
+  const x = a.binaryData ?? {};
+  const y = b.binaryData ?? {};
+  return Object.keys(x).length === Object.keys(y).length && Object.entries(x).every(([k, v]) => y[k] === v);
 }
 
 /** parseConfigMap already lists at most MAX_ERRORS (a hostile ConfigMap can have thousands), then counts the rest. */

@@ -13,6 +13,7 @@ import type { AmbassadorConfig } from './schema.ts';
 import { claimedAmbassador } from './claimed-ambassador.ts';
 import { configForEnvironment } from './environments.ts';
 import { secretProblem, secretUses, type SecretUseSite } from './secret-refs.ts';
+import type { DescriptorSets } from './transcode-descriptors.ts';
 
 export interface AmbassadorModel {
   group: GroupId;
@@ -27,6 +28,8 @@ export interface AmbassadorModel {
   secrets: ReadonlyMap<string, SecretObject>;
   /** A hash of those Secrets' contents: a changed Secret changes it. */
   secretsVersion: string;
+  /** The descriptor sets its transcoding routes use, by ConfigMap key. */
+  descriptorSets: DescriptorSets;
 }
 
 export interface ModelResult {
@@ -49,7 +52,10 @@ interface Candidate {
 
 interface Accepted {
   text: string;
+  /** A hash of the ConfigMap's binaryData: transcoding routes read descriptor sets from it. */
+  binary: string;
   config: AmbassadorConfig;
+  descriptorSets: DescriptorSets;
   /** Each environment's merged config, made once per content so snapshots are rebuilt only on change. */
   environments: Map<string, AmbassadorConfig>;
   /** The Secrets each of those configs uses. */
@@ -93,19 +99,20 @@ export class ModelBuilder {
       const id = `${cm.namespace}/${cm.name}`;
       present.add(id);
       const text = cm.data[CONFIG_KEY] ?? '';
+      const binary = binaryDataHash(cm);
       const previous = this.lastGood.get(id);
       let accepted = previous;
       let stale = false;
       let parsing = false;
-      if (previous?.text !== text) {
+      if (previous?.text !== text || previous.binary !== binary) {
         // The file lines are part of the key: they are in the errors.
-        const key = `${text}\u0000${JSON.stringify(cm.file ?? null)}`;
+        const key = `${text}\u0000${binary}\u0000${JSON.stringify(cm.file ?? null)}`;
         const known = this.failed.get(id);
         const result = known?.key === key ? { ok: false as const, errors: known.errors } : this.parse(id, key, cm);
         const parsed = result && accept(cm, result);
         if (!parsed) parsing = true; // meanwhile the last good version (if any) stays
         else if (parsed.ok) {
-          accepted = { text, ...parsed.accepted };
+          accepted = { text, binary, ...parsed.accepted };
           this.lastGood.set(id, accepted);
           this.failed.delete(id);
         } else {
@@ -150,7 +157,7 @@ export class ModelBuilder {
         const problem = unread.has(site.name) ? undefined : secretProblem(group.namespace, site, secrets);
         if (problem) errors.push(withFileLine(c.cm, { object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem }));
       }
-      ambassadors.set(groupKey(group), { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets) });
+      ambassadors.set(groupKey(group), { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets), descriptorSets: c.accepted.descriptorSets });
     };
     for (const c of candidates) {
       const group = { namespace: c.cm.namespace, ambassador: c.accepted.config.ambassador };
@@ -207,13 +214,13 @@ function olderFirst(a: Candidate, b: Candidate): number {
  * everything derived from the content is made here, so a bug on some content makes that content
  * invalid (its last good version stays) instead of failing the whole build.
  */
-function accept(cm: ConfigMapObject, parsed: ParseResult): { ok: true; accepted: Omit<Accepted, 'text'> } | { ok: false; errors: ConfigError[] } {
+function accept(cm: ConfigMapObject, parsed: ParseResult): { ok: true; accepted: Omit<Accepted, 'text' | 'binary'> } | { ok: false; errors: ConfigError[] } {
   if (!parsed.ok) return parsed;
   try {
     const config = parsed.config;
     const environments = new Map(Object.keys(config.environments).map((env) => [env, configForEnvironment(config, env)] as const));
     const uses = new Map([config, ...environments.values()].map((c) => [c, secretUses(c)] as const));
-    return { ok: true, accepted: { config, environments, uses } };
+    return { ok: true, accepted: { config, environments, uses, descriptorSets: parsed.descriptorSets } };
   } catch (err) {
     return { ok: false, errors: [internalError(cm, err)] };
   }
@@ -222,6 +229,13 @@ function accept(cm: ConfigMapObject, parsed: ParseResult): { ok: true; accepted:
 function internalError(cm: ConfigMapObject, err: unknown): ConfigError {
   const message = `could not be built (an internal error, please report it: ${err instanceof Error ? `${err.name}: ${err.message}` : String(err)}) — the last good version stays served`;
   return withFileLine(cm, { object: `${cm.namespace}/${cm.name}`, key: CONFIG_KEY, path: '', message });
+}
+
+function binaryDataHash(cm: ConfigMapObject): string {
+  if (!cm.binaryData) return '';
+  const h = createHash('sha256');
+  for (const key of Object.keys(cm.binaryData).sort()) h.update(`${key}\u0000`).update(cm.binaryData[key] ?? new Uint8Array()).update('\u0000');
+  return h.digest('hex');
 }
 
 function hashSecrets(secrets: ReadonlyMap<string, SecretObject>): string {

@@ -8,13 +8,15 @@ import { checkConfig } from './check-config.ts';
 import { configForEnvironment, environmentProblems } from './environments.ts';
 import { describeValue, formatPath, withFileLine, type ConfigError } from './errors.ts';
 import { parseYaml } from './safe-yaml.ts';
+import { transcodeDescriptors, type DescriptorSets } from './transcode-descriptors.ts';
 
 export const CONFIG_LABEL = 'xds-ambassador.io/config';
 export const CONFIG_KEY = 'ambassador.yaml';
 /** More errors than this in one ConfigMap are counted, not listed: fix the first ones first. */
 export const MAX_ERRORS = 20;
 
-export type ParseResult = { ok: true; config: AmbassadorConfig } | { ok: false; errors: ConfigError[] };
+/** descriptorSets: the protobuf descriptor sets its transcoding routes read from the ConfigMap, by key. */
+export type ParseResult = { ok: true; config: AmbassadorConfig; descriptorSets: DescriptorSets } | { ok: false; errors: ConfigError[] };
 
 export function isAmbassadorConfigMap(cm: ConfigMapObject): boolean {
   return cm.labels[CONFIG_LABEL] === 'true';
@@ -63,7 +65,8 @@ function parse(cm: ConfigMapObject): ParseResult {
   if (!parsed.success) {
     return { ok: false, errors: listed(object, parsed.error.issues, (iss) => toConfigError(object, doc, lines, iss.path, issueMessage(iss))) };
   }
-  const problems = [...checkConfig(parsed.data), ...environmentProblems(parsed.data)];
+  const transcoding = transcodeDescriptors(parsed.data, cm);
+  const problems = [...checkConfig(parsed.data), ...environmentProblems(parsed.data), ...transcoding.problems];
   for (const env of Object.keys(parsed.data.environments)) {
     const seen = new Set(problems.map((p) => `${p.path.join('.')}\u0000${p.message}`));
     for (const p of checkConfig(configForEnvironment(parsed.data, env))) {
@@ -73,7 +76,7 @@ function parse(cm: ConfigMapObject): ParseResult {
   if (problems.length > 0) {
     return { ok: false, errors: listed(object, problems, (p) => toConfigError(object, doc, lines, p.path, p.message)) };
   }
-  return { ok: true, config: parsed.data };
+  return { ok: true, config: parsed.data, descriptorSets: transcoding.descriptorSets };
 }
 
 /** The first MAX_ERRORS as errors (their lines looked up), then one that counts the rest. */

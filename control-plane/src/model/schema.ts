@@ -33,3 +33,4 @@ export type HeaderMatchConfig = NonNullable<RouteConfig['match']['headers']>[str
 export type Endpoint = UpstreamConfig['endpoints'][number];
 export type TlsConfig = NonNullable<UpstreamConfig['tls']>;
 export type InjectConfig = NonNullable<RouteConfig['inject']>;
+export type TranscodeConfig = NonNullable<RouteConfig['transcode']>;

@@ -387,7 +387,9 @@ function sameState(a: SourceState, b: SourceState): boolean {
 function sameObject(a: SourceObject, b: SourceObject): boolean {
   if (a.origin !== b.origin || !sameRecord(a.labels, b.labels, (x, y) => x === y)) return false;
   // A ConfigMap's lines in its file count too: its errors name them.
-  if (a.kind === 'ConfigMap' && b.kind === 'ConfigMap') return sameRecord(a.data, b.data, (x, y) => x === y) && JSON.stringify(a.file) === JSON.stringify(b.file);
+  if (a.kind === 'ConfigMap' && b.kind === 'ConfigMap') {
+    return sameRecord(a.data, b.data, (x, y) => x === y) && sameRecord(a.binaryData ?? {}, b.binaryData ?? {}, (x, y) => Buffer.from(x).equals(y)) && JSON.stringify(a.file) === JSON.stringify(b.file);
+  }
   if (a.kind === 'Secret' && b.kind === 'Secret') return a.type === b.type && sameRecord(a.data, b.data, (x, y) => Buffer.from(x).equals(y));
   return false;
 }

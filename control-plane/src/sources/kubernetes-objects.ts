@@ -9,7 +9,10 @@ export function fromConfigMap(cm: V1ConfigMap): ConfigMapObject | undefined {
   // A Date from a list, an RFC 3339 string from a watch event (client-node does not convert those).
   const stamp = cm.metadata?.creationTimestamp as Date | string | undefined;
   const created = stamp === undefined ? undefined : new Date(stamp).getTime();
-  return { kind: 'ConfigMap', namespace, name, labels: cm.metadata?.labels ?? {}, origin: `kubernetes ConfigMap ${namespace}/${name}`, data: cm.data ?? {}, ...(created === undefined || Number.isNaN(created) ? {} : { created }) };
+  // binaryData arrives base64-encoded (the API server validated it).
+  const binary = Object.entries(cm.binaryData ?? {});
+  const binaryData = binary.length > 0 ? { binaryData: Object.fromEntries(binary.map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])) } : {};
+  return { kind: 'ConfigMap', namespace, name, labels: cm.metadata?.labels ?? {}, origin: `kubernetes ConfigMap ${namespace}/${name}`, data: cm.data ?? {}, ...binaryData, ...(created === undefined || Number.isNaN(created) ? {} : { created }) };
 }
 
 export function fromSecret(s: V1Secret): SecretObject | undefined {

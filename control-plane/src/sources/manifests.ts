@@ -155,15 +155,18 @@ function readObject(value: unknown, path: Path, ctx: Context): void {
 
   if (kind === 'ConfigMap') {
     const data = stringMap(value.get('data'), [...path, 'data'], subject, 'data', true);
-    // binaryData is not read by the pipeline (text only), but counts towards the size limit.
     let size = 0;
+    const binaryData: Record<string, Uint8Array> = {};
     for (const [key, encoded] of Object.entries(stringMap(value.get('binaryData'), [...path, 'binaryData'], subject, 'binaryData', true))) {
       if (key in data) throw new DocumentError([...path, 'binaryData', key], `${subject} binaryData.${key}: the key is also in data — a key goes in one of data and binaryData`);
-      size += decodeBase64(encoded, [...path, 'binaryData', key], `${subject} binaryData.${key}`).length;
+      const bytes = decodeBase64(encoded, [...path, 'binaryData', key], `${subject} binaryData.${key}`);
+      binaryData[key] = bytes;
+      size += bytes.length;
     }
     for (const text of Object.values(data)) size += Buffer.byteLength(text, 'utf8');
     checkDataSize(size, [...path, 'data'], subject, 'data and binaryData', 'ConfigMap');
-    ctx.objects.push({ kind, ...base, data, file: manifestLines(ctx, path, Object.keys(data)) });
+    const binary = Object.keys(binaryData).length > 0 ? { binaryData } : {};
+    ctx.objects.push({ kind, ...base, data, ...binary, file: manifestLines(ctx, path, Object.keys(data)) });
     return;
   }
   const type = value.get('type') ?? 'Opaque';

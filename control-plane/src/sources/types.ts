@@ -15,6 +15,8 @@ export interface ConfigMapObject extends ObjectMeta {
    * at a fresh start, the oldest of two ConfigMaps claiming one ambassador gets it. */
   created?: number;
   data: Readonly<Record<string, string>>;
+  /** Decoded binaryData values (e.g. a protobuf descriptor set); absent when it has none. */
+  binaryData?: Readonly<Record<string, Uint8Array>>;
   /** Where it is in the manifest file it was read from (file sources), for errors' file lines. */
   file?: ManifestLines;
 }

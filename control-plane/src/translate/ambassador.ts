@@ -8,10 +8,12 @@ import { SecretStatus } from './secret-status.ts';
 import { credentialSecret, tlsSecrets } from './secrets.ts';
 import { translateRedisListener } from './redis-listener.ts';
 import { translateRoutes } from './route.ts';
+import type { GrpcRouteContext } from './grpc-route.ts';
+import type { DescriptorSets } from '../model/transcode-descriptors.ts';
 import { translateTcpListener } from './tcp-listener.ts';
 import type { XdsResource } from './types.ts';
 
-export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secrets: ReadonlyMap<string, SecretObject> = new Map()): XdsResource[] {
+export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secrets: ReadonlyMap<string, SecretObject> = new Map(), descriptorSets: DescriptorSets = new Map()): XdsResource[] {
   const status = new SecretStatus(g.namespace, config, secrets);
   // The credentials each upstream is sent with, by the routes that can be served.
   const injects = new Map<string, InjectConfig[]>();
@@ -35,8 +37,9 @@ export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secret
     const s = credentialSecret(g, inject, secrets);
     if (s) sds.set(s.name, s);
   }
+  const grpc: GrpcRouteContext = { protocolOf: (u) => config.upstreams[u]?.protocol ?? 'http1', descriptorSets };
   config.listeners.forEach((l, li) => {
-    if (l.protocol === 'http') out.push(translateHttpListener(g, l), translateRoutes(g, li, l, status));
+    if (l.protocol === 'http') out.push(translateHttpListener(g, l), translateRoutes(g, li, l, status, grpc));
     else if (l.protocol === 'tcp') out.push(translateTcpListener(g, l));
     else out.push(translateRedisListener(g, l));
   });

@@ -1,7 +1,8 @@
 // An upstream → a Cluster: EDS when every endpoint is an IP address (endpoints then change without
 // touching the cluster), STRICT_DNS when any endpoint is a DNS name (Envoy resolves and re-resolves
-// it). With `tls`, a TLS transport socket referring to its SDS secrets. Routes that inject a
-// credential get a variant of the cluster per credential (see credential.ts).
+// it). With `tls`, a TLS transport socket referring to its SDS secrets; `protocol` sets its HTTP
+// version (upstream-protocol.ts). Routes that inject a credential get a variant of the cluster per
+// credential (see credential.ts).
 import type { InjectConfig, UpstreamConfig } from '../model/schema.ts';
 import { isIpAddress } from '../model/schema.ts';
 import { ADS_SOURCE } from './config-source.ts';
@@ -11,6 +12,7 @@ import { scopedName, type GroupId } from './names.ts';
 import { resilience } from './resilience.ts';
 import { credentialSecretName } from './secrets.ts';
 import { upstreamTransportSocket } from './tls.ts';
+import { withUpstreamProtocol } from './upstream-protocol.ts';
 import { CLUSTER, ENDPOINT } from '../xds/type-urls.ts';
 import type { JsonObject, XdsResource } from './types.ts';
 
@@ -31,11 +33,11 @@ export function translateUpstream(g: GroupId, name: string, u: UpstreamConfig, i
   const cluster = (clusterName: string, extra: JsonObject, secretRefs: string[]): XdsResource => eds
     ? {
       type: CLUSTER, name: clusterName, edsName: base, refs: { clusters: [], routes: [], secrets: secretRefs },
-      body: { name: clusterName, ...common, ...extra, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE, ...(clusterName === base ? {} : { service_name: base }) } },
+      body: { name: clusterName, ...common, ...withUpstreamProtocol(extra, u.protocol), type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE, ...(clusterName === base ? {} : { service_name: base }) } },
     }
     : {
       type: CLUSTER, name: clusterName, refs: { clusters: [], routes: [], secrets: secretRefs },
-      body: { name: clusterName, ...common, ...extra, type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED', load_assignment: loadAssignment(clusterName, u) },
+      body: { name: clusterName, ...common, ...withUpstreamProtocol(extra, u.protocol), type: 'STRICT_DNS', dns_lookup_family: 'V4_PREFERRED', load_assignment: loadAssignment(clusterName, u) },
     };
 
   out.push(cluster(base, {}, tlsRefs));

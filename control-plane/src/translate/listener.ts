@@ -2,6 +2,7 @@
 // so route edits never drain the listener.
 import type { HttpListenerConfig } from '../model/schema.ts';
 import { ADS_SOURCE } from './config-source.ts';
+import { transcoderFilters } from './grpc-json-transcoder.ts';
 import type { GroupId } from './names.ts';
 import { singleFilterListener } from './single-filter-listener.ts';
 import type { XdsResource } from './types.ts';
@@ -16,7 +17,7 @@ export function translateHttpListener(g: GroupId, l: HttpListenerConfig): XdsRes
       '@type': HCM,
       stat_prefix: l.name,
       rds: { route_config_name: name, config_source: ADS_SOURCE },
-      http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
+      http_filters: [...transcoderFilters(l), { name: 'envoy.filters.http.router', typed_config: { '@type': ROUTER } }],
     },
   }), (name) => ({ clusters: [], routes: [name] }));
 }

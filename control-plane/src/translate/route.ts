@@ -2,12 +2,13 @@
 import type { HeaderMatchConfig, HttpListenerConfig, RetryConfig, RouteConfig } from '../model/schema.ts';
 import { credentialClusterName } from './credential.ts';
 import { duration } from './duration.ts';
+import { withGrpc, type GrpcRouteContext } from './grpc-route.ts';
 import type { SecretStatus } from './secret-status.ts';
 import { scopedName, type GroupId } from './names.ts';
 import { ROUTE } from '../xds/type-urls.ts';
 import type { Json, JsonObject, XdsResource } from './types.ts';
 
-export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig, status: SecretStatus): XdsResource {
+export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig, status: SecretStatus, grpc: GrpcRouteContext): XdsResource {
   const clusters = new Set<string>();
   const routes = l.routes.map((r, ri): JsonObject => {
     const targets = r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? ''];
@@ -17,7 +18,7 @@ export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig
     // A route that injects a credential sends to the upstreams' variants that add it.
     const cluster = (upstream: string) => (r.inject ? credentialClusterName(g, upstream, r.inject) : scopedName(g, upstream));
     for (const name of targets) clusters.add(cluster(name));
-    return { match: routeMatch(r), route: routeAction(r, cluster) };
+    return withGrpc({ match: routeMatch(r), route: routeAction(r, cluster) }, r, targets, grpc);
   });
   return {
     type: ROUTE,

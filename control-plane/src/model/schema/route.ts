@@ -2,15 +2,18 @@
 import { z } from 'zod';
 import { dnsLabel, durationMs, strict } from './common.ts';
 import { secretKeyRef } from './secret-ref.ts';
+import { transcode } from './transcode.ts';
+import { GRPC_RETRY_CONDITIONS } from './upstream-protocol.ts';
 
 export const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited',
   'retriable-4xx', 'refused-stream', 'retriable-status-codes', 'http3-post-connect-failure',
 ] as const;
 
+const ALL_RETRY_CONDITIONS = [...RETRY_CONDITIONS, ...GRPC_RETRY_CONDITIONS] as const;
 const retries = strict({
   attempts: z.int().min(1).max(10),
-  on: z.array(z.enum(RETRY_CONDITIONS, { error: `expected one of ${RETRY_CONDITIONS.join(', ')}` })).min(1).default(['5xx', 'reset', 'connect-failure']),
+  on: z.array(z.enum(ALL_RETRY_CONDITIONS, { error: `expected one of ${RETRY_CONDITIONS.join(', ')}, or for gRPC ${GRPC_RETRY_CONDITIONS.join(', ')}` })).min(1).default(['5xx', 'reset', 'connect-failure']),
   perTryTimeout: durationMs.optional(),
   backoff: strict({ base: durationMs, max: durationMs.optional() }).optional(),
   statusCodes: z.array(z.int().min(100).max(599)).min(1).optional(),
@@ -52,4 +55,5 @@ export const route = strict({
   timeout: durationMs.optional(),
   retries: retries.optional(),
   inject: inject.optional(),
+  transcode: transcode.optional(),
 });
