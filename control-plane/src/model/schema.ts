@@ -33,3 +33,5 @@ export type HeaderMatchConfig = NonNullable<RouteConfig['match']['headers']>[str
 export type Endpoint = UpstreamConfig['endpoints'][number];
 export type TlsConfig = NonNullable<UpstreamConfig['tls']>;
 export type InjectConfig = NonNullable<RouteConfig['inject']>;
+export type OAuth2Config = NonNullable<RouteConfig['oauth2']>;
+export type AwsSigV4Config = NonNullable<RouteConfig['awsSigV4']>;

@@ -1,6 +1,7 @@
 // A route: what it matches and where it sends, with timeout and retries.
 import { z } from 'zod';
 import { dnsLabel, durationMs, strict } from './common.ts';
+import { awsSigV4, oauth2 } from './credentials.ts';
 import { secretKeyRef } from './secret-ref.ts';
 
 export const RETRY_CONDITIONS = [
@@ -52,4 +53,6 @@ export const route = strict({
   timeout: durationMs.optional(),
   retries: retries.optional(),
   inject: inject.optional(),
+  oauth2: oauth2.optional(),
+  awsSigV4: awsSigV4.optional(),
 });
