@@ -19,6 +19,7 @@ export async function servedResources(xdsPort: number, namespace: string, ambass
   try {
     const out = new Map<string, AdsResource[]>();
     for (const [typeUrl, wanted] of [[CLUSTER, []], [ENDPOINT, names.endpoints], [SECRET, names.secrets], [LISTENER, []], [ROUTE, names.routes]] as const) {
+      if (wanted.length === 0 && typeUrl !== CLUSTER && typeUrl !== LISTENER) continue; // nothing asked, nothing answered
       ads.request({ typeUrl, names: [...wanted] });
       const response = await ads.next(typeUrl, 5000);
       ads.ack(response);
