@@ -127,6 +127,14 @@ describe('awsSigV4', () => {
   });
 });
 
+it('inject.secret written as a value: refused without repeating it', () => {
+  const errors = errorsOf(withCredential('inject: {header: x-api-key, secret: "sk_live_abc123"}'));
+  expect(errors).toEqual([
+    `${at('inject.secret')}: expected a reference to a Secret, {name: SECRET, key: KEY}, found a string — the value itself never goes in a ConfigMap: put it in a Secret of this namespace and name it here`,
+  ]);
+  expect(errors.join('\n')).not.toContain('sk_live');
+});
+
 it('one credential per route', () => {
   const text = withCredential(`${oauth2()}\n        awsSigV4: {service: s3, region: us-east-1}\n        inject: {header: x-api-key, secret: {name: k, key: k}}`);
   expect(errorsOf(text)).toEqual([

@@ -2,24 +2,8 @@
 // OAuth2 access token Envoy fetches and refreshes itself (client-credentials grant), or an AWS SigV4
 // signature Envoy computes per request.
 import { z } from 'zod';
-import { describeValue } from '../errors.ts';
 import { dnsLabel, strict } from './common.ts';
-import { secretKeyRef } from './secret-ref.ts';
-
-// A Secret value pasted into the ConfigMap by mistake is never repeated in the error (errors go to
-// logs, /debug/status and Kubernetes Events): only its kind is named.
-const secretReference = z.preprocess((v, ctx) => {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) {
-    const found = typeof v === 'string' ? 'a string' : v === undefined ? 'nothing' : typeof v === 'number' ? 'a number' : describeValue(v);
-    ctx.addIssue({
-      code: 'custom',
-      message: `expected a reference to a Secret, {name: SECRET, key: KEY}, found ${found} — the value itself never goes in a ConfigMap: put it in a Secret of this namespace and name it here`,
-      input: undefined,
-    });
-    return z.NEVER;
-  }
-  return v;
-}, secretKeyRef);
+import { secretReference } from './secret-ref.ts';
 
 // RFC 6749 (appendix A): a client id is printable ASCII (VSCHAR); a scope token is printable ASCII
 // without space, '"' and '\' (NQCHAR). Envoy percent-encodes both in the token request.

@@ -2,7 +2,7 @@
 import { z } from 'zod';
 import { dnsLabel, durationMs, strict } from './common.ts';
 import { awsSigV4, oauth2 } from './credentials.ts';
-import { secretKeyRef } from './secret-ref.ts';
+import { secretReference } from './secret-ref.ts';
 
 export const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited',
@@ -43,7 +43,7 @@ const splitEntry = strict({
 const inject = strict({
   header: z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected a lowercase HTTP header name such as authorization' }),
   prefix: z.string().optional(),
-  secret: secretKeyRef,
+  secret: secretReference,
 });
 
 export const route = strict({
