@@ -89,7 +89,7 @@ it('fetches one token for many requests and sends it as a bearer token on that r
   expect(api.requests).toHaveLength(100);
   expect(idp.requests).toHaveLength(1);
   expect({ ...idp.requests[0], at: 0 }).toEqual({ at: 0,
-    clientAuth: 'body', clientId: 'orders-app', secretAccepted: true, grantType: 'client_credentials', scope: 'orders.read orders.write',
+    clientAuth: 'body', clientId: 'orders-app', secret: 0, grantType: 'client_credentials', scope: 'orders.read orders.write',
     host: `idp.example.test:${idp.port}`, servername: 'idp.example.test', status: 200, token: 'token-1',
   });
   await get(port, '/plain/x');
@@ -148,16 +148,19 @@ it('refreshes the token when half of its lifetime has passed, with no failed req
 it('uses a rotated client secret from the next token request on, with no restart and no failed request', async () => {
   const pid = envoy.pid;
   const loop = requestLoop(port);
-  await cp.write('secrets.yaml', secrets(ROTATED));
-  // The authorization server stops accepting the old secret at once. A token request that still
-  // used it is refused, and Envoy keeps the token it has until its next request succeeds.
-  idp.configure({ clientSecrets: [ROTATED] });
+  // As with a real authorization server: the new secret is added, the Secret edited, and once the
+  // new secret is in use the old one is revoked.
+  idp.configure({ clientSecrets: [SECRET, ROTATED] });
   const from = idp.requests.length;
-  await waitUntil(async () => idp.requests.slice(from).some((r) => r.secretAccepted), 5000, 'a token request with the rotated secret');
-  const token = idp.requests.slice(from).find((r) => r.secretAccepted)?.token;
-  await waitUntil(async () => bearer() === `Bearer ${token}`, 2000, 'the token got with the rotated secret');
+  await cp.write('secrets.yaml', secrets(ROTATED));
+  await waitUntil(async () => idp.requests.slice(from).some((r) => r.secret === 1 && r.status === 200), 5000, 'a token request with the rotated secret');
+  idp.configure({ clientSecrets: [ROTATED] });
+  const revoked = idp.requests.length;
+  await waitUntil(async () => idp.requests.slice(revoked).some((r) => r.status === 200), 5000, 'a token with only the rotated secret accepted');
+  await waitUntil(async () => bearer() === `Bearer ${idp.issued.at(-1)}`, 2000, 'that token');
   await loop.stop();
   expect(loop.failures).toEqual([]);
+  expect(idp.requests.slice(revoked).filter((r) => r.status !== 200)).toEqual([]);
   expect(envoy.pid).toBe(pid);
   expect(cp.proc.output()).not.toContain(ROTATED);
 });

@@ -18,8 +18,8 @@ export interface TokenRequest {
   /** How the client presented its credentials: an Authorization: Basic header, the form body, or not at all. */
   clientAuth: 'basic' | 'body' | 'none';
   clientId: string | undefined;
-  /** Whether the secret presented is one of the accepted ones (the secret itself is not kept). */
-  secretAccepted: boolean;
+  /** Which of the accepted client secrets was presented (its index), or -1 (the secret itself is not kept). */
+  secret: number;
   grantType: string | undefined;
   scope: string | undefined;
   /** The Host header and, over TLS, the SNI the client sent. */
@@ -106,7 +106,7 @@ export async function startTokenEndpoint(o: StartTokenEndpointOptions): Promise<
         at: Date.now(),
         clientAuth,
         clientId,
-        secretAccepted: secret !== undefined && secrets.includes(secret),
+        secret: secret === undefined ? -1 : secrets.indexOf(secret),
         grantType: form.get('grant_type') ?? undefined,
         scope: form.get('scope') ?? undefined,
         host: req.headers.host,
@@ -120,7 +120,7 @@ export async function startTokenEndpoint(o: StartTokenEndpointOptions): Promise<
       } else if (seen.grantType !== 'client_credentials') {
         seen.status = 400;
         answer(400, { error: 'unsupported_grant_type' });
-      } else if (clientId !== o.clientId || !seen.secretAccepted) {
+      } else if (clientId !== o.clientId || seen.secret < 0) {
         seen.status = 401;
         answer(401, { error: 'invalid_client' });
       } else {
