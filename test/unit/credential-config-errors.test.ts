@@ -50,10 +50,10 @@ describe('oauth2', () => {
     ]);
   });
 
-  it('tokenPath: not a path, a space, a fragment', () => {
-    for (const bad of ['oauth2/token', '"/oauth2/ token"', '"/token#x"']) {
+  it('tokenPath: not a path, a space, a fragment, a quote', () => {
+    for (const bad of ['oauth2/token', '"/oauth2/ token"', '"/token#x"', "'/to\"ken'"]) {
       expect(errorsOf(withCredential(oauth2({ tokenPath: bad })))).toEqual([
-        `${at('oauth2.tokenPath')}: expected the token endpoint's path, starting with "/" (such as /oauth2/token), without spaces or "#", found ${JSON.stringify(bad.replaceAll('"', ''))}`,
+        `${at('oauth2.tokenPath')}: expected the token endpoint's path, starting with "/" (such as /oauth2/token), with the characters a URL path and query allow (percent-encode others), found ${JSON.stringify(bad.replace(/^["']|["']$/g, ''))}`,
       ]);
     }
   });

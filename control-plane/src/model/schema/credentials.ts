@@ -9,14 +9,15 @@ import { secretReference } from './secret-ref.ts';
 // without space, '"' and '\' (NQCHAR). Envoy percent-encodes both in the token request.
 const CLIENT_ID = /^[\x20-\x7E]+$/;
 const SCOPE = /^[\x21\x23-\x5B\x5D-\x7E]+$/;
-const TOKEN_PATH = /^\/[\x21-\x22\x24-\x7E]*$/;
+// RFC 3986 path and query characters (pchar, "/" and "?"), so the request line Envoy writes is valid.
+const TOKEN_PATH = /^\/[A-Za-z0-9\-._~%!$&'()*+,;=:@/?]*$/;
 
 /** The client-credentials grant: Envoy gets a token from `tokenUpstream` and sends it as a bearer token. */
 export const oauth2 = strict({
   /** The upstream (under `upstreams:`) that is the authorization server; its TLS settings apply. */
   tokenUpstream: dnsLabel('upstream name'),
   /** Path (and query) of the token endpoint on that upstream. */
-  tokenPath: z.string().max(1024).regex(TOKEN_PATH, { error: 'expected the token endpoint\'s path, starting with "/" (such as /oauth2/token), without spaces or "#"' }),
+  tokenPath: z.string().max(1024).regex(TOKEN_PATH, { error: 'expected the token endpoint\'s path, starting with "/" (such as /oauth2/token), with the characters a URL path and query allow (percent-encode others)' }),
   clientId: z.string().max(1024).regex(CLIENT_ID, { error: 'expected a client id: printable ASCII characters' }),
   /** The Secret key holding the client secret; it reaches Envoy only over SDS. */
   clientSecret: secretReference,
