@@ -15,11 +15,11 @@ const INJECTOR = 'type.googleapis.com/envoy.extensions.filters.http.credential_i
 const OAUTH2 = 'type.googleapis.com/envoy.extensions.http.injected_credentials.oauth2.v3.OAuth2';
 
 /** How long one token request may take. */
-export const TOKEN_REQUEST_TIMEOUT_MS = 5000;
+const TOKEN_REQUEST_TIMEOUT_MS = 5000;
 /** When a token request fails (or cannot be made yet), the next one follows after this long: the
  * least Envoy allows. Envoy's first attempt comes before the client secret has arrived over SDS, so
  * this is also how long a new Envoy waits for its first token. */
-export const TOKEN_RETRY_MS = 1000;
+const TOKEN_RETRY_MS = 1000;
 
 export function oauth2Filter(g: GroupId, o: OAuth2Config, tokenUpstream: UpstreamConfig): { filter: JsonObject; secrets: string[]; clusters: string[] } {
   const tokenCluster = scopedName(g, o.tokenUpstream);
