@@ -21,7 +21,7 @@ function recipe(name: string): Recipe {
 }
 
 /** Starts a recipe's peers and control plane on free ports; stops them after the describe block. */
-function runRecipe(name: string): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe } {
+function runRecipe(name: string): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe; env: () => Record<string, string> } {
   const r = recipe(name);
   const ports: Record<string, number> = {};
   let peers: RecipePeers | undefined;
@@ -37,7 +37,7 @@ function runRecipe(name: string): { ports: Record<string, number>; cp: () => Con
     await stopAll();
     await peers?.stop();
   });
-  return { ports, r, cp: () => { if (!cp) throw new Error('not started'); return cp; } };
+  return { ports, r, cp: () => { if (!cp) throw new Error('not started'); return cp; }, env: () => peers?.envoyEnv ?? {} };
 }
 
 /** What the stand-in database behind `port` says: it greets, and ends once we half-close. roundTrip
@@ -130,5 +130,28 @@ describe('recipe: a gRPC service called with HTTP/JSON', () => {
     expect((JSON.parse((await get(ports.listener as number, '/v1/movies?genre=scifi')).body) as { id: number }[]).map((m) => m.id)).toEqual([1, 4, 5]);
     const missing = await get(ports.listener as number, '/v1/movies/99');
     expect([missing.status, JSON.parse(missing.body)]).toEqual([404, { code: 5, message: 'no movie with id 99' }]);
+  });
+});
+
+describe('recipe: an API behind OAuth2 client credentials', () => {
+  const { ports, r, cp } = runRecipe('oauth2-api');
+  it('gets a token from the authorization server with the client secret from the Secret, and sends it as a bearer token', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    // The first token comes about 1 s after Envoy starts (README: OAuth2 client credentials).
+    await waitUntil(async () => (await get(ports.listener as number, '/orders')).status === 200, 10_000, 'the API with a token');
+    const headers = (JSON.parse((await get(ports.listener as number, '/orders')).body) as { headers: Record<string, string> }).headers;
+    expect(headers.authorization).toBe('Bearer token-1');
+    expect((await envoy.stats('oauth2.token_fetched')).get('credential_injector.oauth2.token_fetched')).toBe(1);
+  });
+});
+
+describe('recipe: an AWS API signed with SigV4', () => {
+  const { ports, r, cp, env } = runRecipe('aws-signed-api');
+  it('signs every request with the keys of the mounted Secret, and the API verifies the signature', async () => {
+    await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace, env: env() });
+    await waitUntil(async () => (await get(ports.listener as number, '/reports?year=2026')).status === 200, 10_000, 'a signed request');
+    const body = JSON.parse((await get(ports.listener as number, '/reports?year=2026')).body) as { verified: boolean; accessKeyId: string };
+    expect(body).toMatchObject({ verified: true, accessKeyId: 'AKIAIOSFODNN7EXAMPLE' });
+    expect((await get(ports.api as number, '/reports')).status).toBe(403);
   });
 });

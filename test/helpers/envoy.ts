@@ -37,6 +37,8 @@ export interface StartEnvoyOptions {
   startTimeoutMs?: number;
   /** More command-line arguments. */
   extraArgs?: readonly string[];
+  /** Extra environment variables (merged over the test's own). */
+  env?: Readonly<Record<string, string>>;
 }
 
 export interface AdminResponse {
@@ -114,6 +116,7 @@ export async function startEnvoy(options: StartEnvoyOptions): Promise<EnvoyHandl
       '--admin-address-path', adminAddressPath,
       ...(options.extraArgs ?? []),
     ],
+    ...(options.env ? { env: options.env } : {}),
   });
 
   let stopped = false;

@@ -141,6 +141,8 @@ export interface AmbassadorOptions {
   auth?: { kind: 'token'; tokenFile: string } | { kind: 'insecure' };
   /** Passed to startEnvoy: 'admin' when the control plane may not answer yet. */
   waitUntil?: 'live' | 'admin';
+  /** Extra environment variables of the Envoy process (e.g. AWS credentials, as a Pod would set them). */
+  env?: Readonly<Record<string, string>>;
 }
 
 /** A real Envoy from our own bootstrap generator, authenticated with a client certificate by default. */
@@ -163,6 +165,7 @@ export async function startAmbassador(o: AmbassadorOptions): Promise<EnvoyHandle
     name: nodeId,
     bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace, ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort, auth }),
     ...(o.waitUntil ? { waitUntil: o.waitUntil } : {}),
+    ...(o.env ? { env: o.env } : {}),
   });
 }
 

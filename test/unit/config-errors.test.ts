@@ -102,7 +102,7 @@ describe('config errors', () => {
 
   it('unknown field: "did you mean" hint and the allowed fields', () => {
     expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'timout: 5s'))).toEqual([
-      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries, inject, transcode`,
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries, inject, transcode, oauth2, awsSigV4`,
     ]);
   });
 

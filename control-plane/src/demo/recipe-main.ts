@@ -31,7 +31,7 @@ async function main(r: NonNullable<typeof recipe>): Promise<void> {
     nodeId: `${r.ambassador}-1`, ambassador: r.ambassador, namespace: r.namespace, serviceAccount: r.ambassador,
     ...(values.environment ? { environment: values.environment } : {}),
     xdsAddress: `127.0.0.1:${CONTROL.xds}`, adminPort: CONTROL.admin,
-  });
+  }, peers.envoyEnv);
   process.stdout.write(`\nRecipe "${r.title}" is running (manifests: deploy/recipes/${r.name}/, served from ${dir}).\nTry:\n  ${r.tryIt(r.ports)}\n\nCtrl-C stops everything.\n`);
 }
 

@@ -23,8 +23,8 @@ export class Supervisor {
   }
 
   /** Starts a process whose lines are printed as "[name] line" (or dropped when `show` returns undefined). */
-  start(name: string, cmd: string, args: string[], show: (line: string) => string | undefined = (l) => l): ChildProcess {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  start(name: string, cmd: string, args: string[], show: (line: string) => string | undefined = (l) => l, env?: Record<string, string>): ChildProcess {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], ...(env ? { env: { ...process.env, ...env } } : {}) });
     this.children.push(child);
     for (const stream of [child.stdout, child.stderr]) {
       let buffered = '';
@@ -65,13 +65,14 @@ export class Supervisor {
   }
 
   /** An Envoy from our generated bootstrap (written to `bootstrapFile`, its SDS file beside it) with
-   * the client certificate of `serviceAccount` in its namespace; resolves once it is ready. */
-  async startEnvoy(bootstrapFile: string, o: Omit<BootstrapOptions, 'auth'> & { serviceAccount: string }): Promise<void> {
+   * the client certificate of `serviceAccount` in its namespace, and `env` added to its environment;
+   * resolves once it is ready. */
+  async startEnvoy(bootstrapFile: string, o: Omit<BootstrapOptions, 'auth'> & { serviceAccount: string }, env?: Record<string, string>): Promise<void> {
     if (!this.credentials) throw new Error('startControlPlane() first');
     const auth = await this.credentials.clientAuth(o.namespace, o.serviceAccount, path.dirname(bootstrapFile));
     for (const [file, doc] of sdsFiles(auth)) writeFileSync(file, JSON.stringify(doc, null, 2));
     writeFileSync(bootstrapFile, JSON.stringify(buildBootstrap({ ...o, auth }), null, 2));
-    this.start('envoy', path.join(ROOT, '.tools/bin/envoy'), ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine);
+    this.start('envoy', path.join(ROOT, '.tools/bin/envoy'), ['-c', bootstrapFile, '--disable-hot-restart', '--log-level', 'warning', '--concurrency', '1'], envoyLine, env);
     await waitForHttp(`http://127.0.0.1:${o.adminPort}/ready`, 20_000);
   }
 

@@ -1,5 +1,6 @@
 // Rules that span fields: references between routes and upstreams, uniqueness, exactly-one-of choices.
 import { grpcProblems } from './check-grpc.ts';
+import { credentialProblems } from './check-credentials.ts';
 import { isIpAddress, type AmbassadorConfig } from './schema.ts';
 
 export interface ConfigProblem {
@@ -68,5 +69,6 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
     }
   }
   problems.push(...grpcProblems(config));
+  problems.push(...credentialProblems(config, refer));
   return problems;
 }

@@ -34,3 +34,5 @@ export type Endpoint = UpstreamConfig['endpoints'][number];
 export type TlsConfig = NonNullable<UpstreamConfig['tls']>;
 export type InjectConfig = NonNullable<RouteConfig['inject']>;
 export type TranscodeConfig = NonNullable<RouteConfig['transcode']>;
+export type OAuth2Config = NonNullable<RouteConfig['oauth2']>;
+export type AwsSigV4Config = NonNullable<RouteConfig['awsSigV4']>;

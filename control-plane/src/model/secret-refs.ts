@@ -25,6 +25,8 @@ export function secretUses(config: AmbassadorConfig): SecretUseSite[] {
   }
   config.listeners.forEach((l, li) => l.protocol === 'http' && l.routes.forEach((r, ri) => {
     if (r.inject) uses.push({ use: 'credential', name: r.inject.secret.name, keys: [r.inject.secret.key], path: ['listeners', li, 'routes', ri, 'inject', 'secret'] });
+    const cs = r.oauth2?.clientSecret;
+    if (cs) uses.push({ use: 'credential', name: cs.name, keys: [cs.key], path: ['listeners', li, 'routes', ri, 'oauth2', 'clientSecret'] });
   }));
   return uses;
 }

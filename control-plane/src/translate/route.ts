@@ -12,11 +12,11 @@ export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig
   const clusters = new Set<string>();
   const routes = l.routes.map((r, ri): JsonObject => {
     const targets = r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? ''];
-    const missing = [status.inject(index, ri), ...targets.map((t) => status.upstream(t))].find((p) => p !== undefined);
+    const missing = [status.credential(index, ri), ...targets.map((t) => status.upstream(t))].find((p) => p !== undefined);
     // A route that would need a missing Secret answers 503 and says why; the others are unaffected.
     if (missing !== undefined) return { match: routeMatch(r), direct_response: { status: 503, body: { inline_string: `xds-ambassador: this route is unavailable: ${missing}\n` } } };
-    // A route that injects a credential sends to the upstreams' variants that add it.
-    const cluster = (upstream: string) => (r.inject ? credentialClusterName(g, upstream, r.inject) : scopedName(g, upstream));
+    // A route that adds a credential sends to the upstreams' variants that add it.
+    const cluster = (upstream: string) => credentialClusterName(g, upstream, r) ?? scopedName(g, upstream);
     for (const name of targets) clusters.add(cluster(name));
     return withGrpc({ match: routeMatch(r), route: routeAction(r, cluster) }, r, targets, grpc);
   });

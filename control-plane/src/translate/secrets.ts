@@ -21,6 +21,11 @@ export function credentialSecretName(g: GroupId, inject: InjectConfig): string {
   return inject.prefix ? `${base}-${createHash('sha256').update(inject.prefix).digest('hex').slice(0, 8)}` : base;
 }
 
+/** An OAuth2 client secret: the Secret's value as is. */
+export function clientSecretName(g: GroupId, ref: { name: string; key: string }): string {
+  return `${g.namespace}/${ref.name}/${ref.key}/oauth2-client-secret`;
+}
+
 const bytes = (b: Uint8Array): JsonObject => ({ inline_bytes: Buffer.from(b).toString('base64') });
 
 function resource(name: string, body: JsonObject): XdsResource {
@@ -51,4 +56,10 @@ export function credentialSecret(g: GroupId, inject: InjectConfig, secrets: Read
   if (!value) return undefined;
   const full = Buffer.concat([Buffer.from(inject.prefix ?? '', 'utf8'), Buffer.from(value)]);
   return resource(credentialSecretName(g, inject), { generic_secret: { secret: bytes(full) } });
+}
+
+/** The generic secret holding an OAuth2 client secret, as Envoy sends it to the token endpoint. */
+export function clientSecret(g: GroupId, ref: { name: string; key: string }, secrets: ReadonlyMap<string, SecretObject>): XdsResource | undefined {
+  const value = secrets.get(ref.name)?.data[ref.key];
+  return value ? resource(clientSecretName(g, ref), { generic_secret: { secret: bytes(value) } }) : undefined;
 }

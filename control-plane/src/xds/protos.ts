@@ -31,6 +31,8 @@ const PROTO_FILES = [
   'envoy/extensions/transport_sockets/tls/v3/secret.proto',
   'envoy/extensions/filters/http/credential_injector/v3/credential_injector.proto',
   'envoy/extensions/http/injected_credentials/generic/v3/generic.proto',
+  'envoy/extensions/http/injected_credentials/oauth2/v3/oauth2.proto',
+  'envoy/extensions/filters/http/aws_request_signing/v3/aws_request_signing.proto',
   'envoy/extensions/upstreams/http/v3/http_protocol_options.proto',
   'envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',

@@ -1,9 +1,10 @@
 // A route: what it matches and where it sends, with timeout and retries.
 import { z } from 'zod';
 import { dnsLabel, durationMs, strict } from './common.ts';
-import { secretKeyRef } from './secret-ref.ts';
 import { transcode } from './transcode.ts';
 import { GRPC_RETRY_CONDITIONS } from './upstream-protocol.ts';
+import { awsSigV4, oauth2 } from './credentials.ts';
+import { secretReference } from './secret-ref.ts';
 
 export const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited',
@@ -45,7 +46,7 @@ const splitEntry = strict({
 const inject = strict({
   header: z.string().regex(/^[a-z0-9!#$%&'*+.^_`|~-]+$/, { error: 'expected a lowercase HTTP header name such as authorization' }),
   prefix: z.string().optional(),
-  secret: secretKeyRef,
+  secret: secretReference,
 });
 
 export const route = strict({
@@ -56,4 +57,6 @@ export const route = strict({
   retries: retries.optional(),
   inject: inject.optional(),
   transcode: transcode.optional(),
+  oauth2: oauth2.optional(),
+  awsSigV4: awsSigV4.optional(),
 });
