@@ -1,4 +1,5 @@
 // Rules that span fields: references between routes and upstreams, uniqueness, exactly-one-of choices.
+import { checkHttpFeatures } from './check-http-features.ts';
 import { isIpAddress, type AmbassadorConfig } from './schema.ts';
 
 export interface ConfigProblem {
@@ -66,5 +67,6 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
       problems.push({ path: ['upstreams', name, 'tls'], message: 'expected "sni" or "subjectAltNames": the endpoints are IP addresses, so there is no name to verify the server certificate against' });
     }
   }
+  problems.push(...checkHttpFeatures(config));
   return problems;
 }

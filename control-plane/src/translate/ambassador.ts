@@ -9,6 +9,7 @@ import { credentialSecret, tlsSecrets } from './secrets.ts';
 import { translateRedisListener } from './redis-listener.ts';
 import { translateRoutes } from './route.ts';
 import { translateTcpListener } from './tcp-listener.ts';
+import { tracingCluster } from './tracing.ts';
 import type { XdsResource } from './types.ts';
 
 export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secrets: ReadonlyMap<string, SecretObject> = new Map()): XdsResource[] {
@@ -26,6 +27,7 @@ export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secret
     // An upstream whose TLS needs a missing Secret is left out; its routes answer 503.
     if (status.upstream(name) === undefined) out.push(...translateUpstream(g, name, u, injects.get(name) ?? [], redisUpstreams.has(name)));
   }
+  if (config.tracing && config.listeners.some((l) => l.protocol === 'http')) out.push(tracingCluster(g, config.tracing));
   // Each SDS secret once, however many upstreams share a CA, a client certificate or a credential.
   const sds = new Map<string, XdsResource>();
   for (const [name, u] of Object.entries(config.upstreams)) {
@@ -36,7 +38,7 @@ export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secret
     if (s) sds.set(s.name, s);
   }
   config.listeners.forEach((l, li) => {
-    if (l.protocol === 'http') out.push(translateHttpListener(g, l), translateRoutes(g, li, l, status));
+    if (l.protocol === 'http') out.push(translateHttpListener(g, l, config.tracing), translateRoutes(g, li, l, status, config.tracing !== undefined));
     else if (l.protocol === 'tcp') out.push(translateTcpListener(g, l));
     else out.push(translateRedisListener(g, l));
   });

@@ -1,6 +1,7 @@
 // A route: what it matches and where it sends, with timeout and retries.
 import { z } from 'zod';
 import { dnsLabel, durationMs, strict } from './common.ts';
+import { rateLimit } from './rate-limit.ts';
 import { secretKeyRef } from './secret-ref.ts';
 
 export const RETRY_CONDITIONS = [
@@ -52,4 +53,10 @@ export const route = strict({
   timeout: durationMs.optional(),
   retries: retries.optional(),
   inject: inject.optional(),
+  /** This route's own token bucket (instead of the listener's). */
+  rateLimit: rateLimit.optional(),
+  /** Serve cacheable responses (per cache-control) from Envoy's in-memory cache. */
+  cache: z.boolean({ error: 'expected true or false' }).optional(),
+  /** Names the route in access logs, traces and stats; default "route-<index>". */
+  name: dnsLabel('route name').optional(),
 });
