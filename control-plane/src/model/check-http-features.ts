@@ -21,7 +21,7 @@ export function checkHttpFeatures(config: AmbassadorConfig): ConfigProblem[] {
       // Envoy's cache filter sends the requests it may cache (GET, HEAD) to the upstream by itself,
       // past the router: the route's timeout and retries would silently not apply to them.
       if (r.cache) {
-        for (const field of ['retries', 'timeout'] as const) {
+        for (const field of ['timeout', 'retries'] as const) {
           if (r[field] !== undefined) problems.push({ path: [...at, field], message: `"${field}" cannot be combined with "cache: true": Envoy's cache filter sends cacheable requests (GET, HEAD) to the upstream itself, without the route's timeout and retries; remove "${field}", or the cache` });
         }
       }
