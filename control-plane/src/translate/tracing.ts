@@ -36,6 +36,8 @@ export function tracingCluster(g: GroupId, t: TracingConfig): XdsResource {
   };
 }
 
+const authority = (t: TracingConfig) => (t.otlp.host.includes(':') ? `[${t.otlp.host}]:${t.otlp.port}` : `${t.otlp.host}:${t.otlp.port}`);
+
 /** The HCM's `tracing`. */
 export function hcmTracing(g: GroupId, t: TracingConfig): JsonObject {
   return {
@@ -44,7 +46,8 @@ export function hcmTracing(g: GroupId, t: TracingConfig): JsonObject {
       name: 'envoy.tracers.opentelemetry',
       typed_config: {
         '@type': OTEL,
-        grpc_service: { envoy_grpc: { cluster_name: tracingClusterName(g) } },
+        // The authority defaults to the cluster name, whose "/" a gRPC server refuses (RST_STREAM).
+        grpc_service: { envoy_grpc: { cluster_name: tracingClusterName(g), authority: authority(t) } },
         service_name: t.serviceName ?? `${g.ambassador}.${g.namespace}`,
       },
     },
