@@ -3,10 +3,10 @@
 // with accessLog: false; and spans reaching a real OTLP/gRPC receiver, named after the route, in the
 // same trace as the access-log line and the traceparent the upstream received.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startOtlpReceiver, type OtlpReceiver } from '../../control-plane/src/demo/otlp-receiver.ts';
 import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstream.ts';
 import { HTTP_ACCESS_LOG_FIELDS, TCP_ACCESS_LOG_FIELDS } from '../../control-plane/src/translate/access-log.ts';
 import type { EnvoyHandle } from '../helpers/envoy.ts';
-import { startOtlpReceiver, type OtlpReceiver } from '../helpers/otlp-receiver.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil } from '../helpers/scenario.ts';

@@ -2,10 +2,10 @@
 // of 40 through and answers the 41st with 429 (retry-after, x-envoy-ratelimited), the upstream sees
 // exactly 40, and Envoy counts both in the route's stats; a listener's bucket is shared by its routes,
 // and a route with its own limit is counted apart.
-import { connect, type Socket } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstream.ts';
 import type { EnvoyHandle } from '../helpers/envoy.ts';
+import { burst } from '../helpers/http-burst.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
 import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil } from '../helpers/scenario.ts';
@@ -50,34 +50,6 @@ afterAll(async () => {
   await stopAll();
   await api?.close();
 });
-
-interface RawReply { status: number; headers: Record<string, string>; body: string }
-
-/** GETs of `paths`, one per connection: every connection is opened first, then every request is
- * written in the same tick, so that they reach Envoy together. */
-async function burst(port: number, paths: string[]): Promise<RawReply[]> {
-  const sockets = await Promise.all(paths.map(() => new Promise<Socket>((resolve, reject) => {
-    const s = connect(port, '127.0.0.1', () => resolve(s));
-    s.once('error', reject);
-  })));
-  const replies = sockets.map((s) => new Promise<RawReply>((resolve, reject) => {
-    let data = Buffer.alloc(0);
-    s.on('data', (chunk: Buffer) => {
-      data = Buffer.concat([data, chunk]);
-      const end = data.indexOf('\r\n\r\n');
-      if (end === -1) return;
-      const [statusLine = '', ...lines] = data.subarray(0, end).toString().split('\r\n');
-      const headers = Object.fromEntries(lines.map((l) => [l.slice(0, l.indexOf(':')).toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
-      const body = data.subarray(end + 4);
-      if (body.length < Number(headers['content-length'])) return;
-      s.destroy();
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: body.toString() });
-    });
-    s.once('error', reject);
-  }));
-  sockets.forEach((s, i) => s.write(`GET ${paths[i]} HTTP/1.1\r\nhost: localhost\r\n\r\n`));
-  return Promise.all(replies);
-}
 
 const counter = async (name: string) => (await envoy.stats(name.replaceAll('.', '\\.'))).get(name);
 

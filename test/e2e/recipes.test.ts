@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RECIPES, recipeFiles, type Recipe, type RecipePeers } from '../../control-plane/src/demo/recipes.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
+import { burst } from '../helpers/http-burst.ts';
 import { connectResp, respCommand } from '../helpers/redis.ts';
 import { get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
 import { roundTrip } from '../helpers/tcp-echo.ts';
@@ -15,7 +16,7 @@ function recipe(name: string): Recipe {
 }
 
 /** Starts a recipe's peers and control plane on free ports; stops them after the describe block. */
-function runRecipe(name: string): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe } {
+function runRecipe(name: string, say?: (line: string) => void): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe } {
   const r = recipe(name);
   const ports: Record<string, number> = {};
   let peers: RecipePeers | undefined;
@@ -23,7 +24,7 @@ function runRecipe(name: string): { ports: Record<string, number>; cp: () => Con
   beforeAll(async () => {
     const free = await freePorts(Object.keys(r.ports).length);
     Object.keys(r.ports).forEach((role, i) => { ports[role] = free[i] as number; });
-    peers = await r.startPeers(ports);
+    peers = await r.startPeers(ports, say);
     cp = await startControlPlaneProcess({ ...recipeFiles(r, ports), ...peers.files });
     expect((await cp.status()).errors).toEqual([]);
   });
@@ -90,5 +91,50 @@ describe('recipe: a database per environment', () => {
     await prod.stop();
     await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace, environment: 'staging' });
     await waitUntil(async () => (await greeting(ports.listener as number)) === 'hello from staging-db', 10_000, 'staging');
+  });
+});
+
+describe('recipe: a rate-limited API', () => {
+  const { ports, r, cp } = runRecipe('rate-limited-api');
+  it('lets a burst of 40 through to the API and answers the 41st with 429 and retry-after', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await envoy.waitFor(async () => (await envoy.stats('listener_manager\\.total_listeners_active')).get('listener_manager.total_listeners_active') === 1, 10_000, 'the listener');
+    const replies = await burst(ports.listener as number, Array.from({ length: 41 }, () => '/3/movie/550'));
+    expect(replies.filter((x) => x.status === 200).length).toBe(40);
+    const refused = replies.find((x) => x.status === 429);
+    expect(refused?.headers['retry-after']).toBe('1');
+    expect(refused?.headers['x-envoy-ratelimited']).toBe('true');
+    const stats = await envoy.stats('http_local_rate_limit|upstream_rq_total');
+    expect([stats.get('rate_limit.tmdb.http_local_rate_limit.ok'), stats.get('rate_limit.tmdb.http_local_rate_limit.rate_limited')]).toEqual([40, 1]);
+    expect(stats.get('cluster.recipes/movies-app/tmdb.upstream_rq_total')).toBe(40);
+  });
+});
+
+describe('recipe: a cached API', () => {
+  const { ports, r, cp } = runRecipe('cached-api');
+  it('answers the second GET of a genre list from the cache; other routes reach the API', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/3/movie/550')).status === 200, 10_000, 'the API');
+    const first = await get(ports.listener as number, '/3/genre/movie/list');
+    const second = await get(ports.listener as number, '/3/genre/movie/list');
+    expect(first.headers.age).toBeUndefined();
+    expect(second.headers.age).toMatch(/^\d+$/);
+    expect(second.body).toBe(first.body);
+    await get(ports.listener as number, '/3/movie/550');
+    // The start-up probe, one genre list, one movie: 3 requests reached the API for 4 answers.
+    expect((await envoy.stats('upstream_rq_total')).get('cluster.recipes/catalog-app/tmdb.upstream_rq_total')).toBe(3);
+  });
+});
+
+describe('recipe: access logs and traces of every call', () => {
+  const said: string[] = [];
+  const { ports, r, cp } = runRecipe('traced-api', (line) => said.push(line));
+  it('logs a JSON line and reports a span named after the route, for one call of the app', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/charges/42')).status === 200, 10_000, 'the API');
+    await envoy.waitFor(async () => envoy.logs().includes('"path":"/charges/42"'), 30_000, 'the access-log line');
+    const line = JSON.parse(envoy.logs().split('\n').find((l) => l.includes('"path":"/charges/42"')) ?? '{}') as Record<string, unknown>;
+    expect(line).toMatchObject({ listener: 'payments', route: 'charges', method: 'GET', response_code: 200, attempts: 1, upstream_cluster: 'recipes/orders-app/payments' });
+    await waitUntil(async () => said.some((l) => l.startsWith('[collector] span "charges" from orders-app.recipes')), 20_000, 'the span at the stand-in collector');
   });
 });

@@ -1,6 +1,6 @@
-// A small OpenTelemetry collector for tests: the OTLP/gRPC trace service
-// (opentelemetry.proto.collector.trace.v1.TraceService/Export) on a free loopback port, keeping every
-// span it receives. No OTLP .proto file is installed here, so the few messages it reads are built in
+// A stand-in OpenTelemetry collector for the tests and the tracing recipe: the OTLP/gRPC trace
+// service (opentelemetry.proto.collector.trace.v1.TraceService/Export) on loopback, keeping every span
+// it receives (and showing each to `onSpan`, when given). No OTLP .proto file is installed here, so the few messages it reads are built in
 // code with protobufjs (field numbers from the public OTLP specification); fields it does not need
 // are skipped by the decoder, as protobuf allows.
 import * as grpc from '@grpc/grpc-js';
@@ -64,7 +64,13 @@ function attributes(kvs: KeyValue[] | undefined): Record<string, string | number
 
 const hex = (b: Uint8Array | undefined) => Buffer.from(b ?? []).toString('hex');
 
-export async function startOtlpReceiver(): Promise<OtlpReceiver> {
+export interface StartOtlpReceiverOptions {
+  /** 0 (default): a free port. */
+  port?: number;
+  onSpan?: (span: ReceivedSpan) => void;
+}
+
+export async function startOtlpReceiver(options: StartOtlpReceiverOptions = {}): Promise<OtlpReceiver> {
   const { request } = otlpTypes();
   const spans: ReceivedSpan[] = [];
   let exports = 0;
@@ -90,7 +96,9 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
         const service = String(attributes(rs.resource?.attributes)['service.name'] ?? '');
         for (const ss of rs.scope_spans ?? []) {
           for (const s of ss.spans ?? []) {
-            spans.push({ service, name: s.name ?? '', kind: s.kind ?? 0, traceId: hex(s.trace_id), spanId: hex(s.span_id), parentSpanId: hex(s.parent_span_id), attributes: attributes(s.attributes) });
+            const span = { service, name: s.name ?? '', kind: s.kind ?? 0, traceId: hex(s.trace_id), spanId: hex(s.span_id), parentSpanId: hex(s.parent_span_id), attributes: attributes(s.attributes) };
+            spans.push(span);
+            options.onSpan?.(span);
           }
         }
       }
@@ -98,7 +106,7 @@ export async function startOtlpReceiver(): Promise<OtlpReceiver> {
     },
   });
   const port = await new Promise<number>((resolve, reject) => {
-    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)));
+    server.bindAsync(`127.0.0.1:${options.port ?? 0}`, grpc.ServerCredentials.createInsecure(), (e, p) => (e ? reject(e) : resolve(p)));
   });
   return {
     port,
