@@ -36,6 +36,8 @@ listeners:
     port: ${apiPort}
     routes:
       - {name: search, match: {prefix: /search}, upstream: api, retries: {attempts: 2, on: [5xx]}}
+      - {name: limited, match: {prefix: /limited}, upstream: api, rateLimit: {requests: 1, per: 1h}}
+      - {name: cached, match: {prefix: /cached}, upstream: api, cache: true}
       - {match: {prefix: /}, upstream: api}
   - name: quiet
     port: ${quietPort}
@@ -52,8 +54,10 @@ upstreams:
   await waitUntil(async () => (await envoy.stats('listener_manager\\.total_listeners_active')).get('listener_manager.total_listeners_active') === 3, 10_000, 'the three listeners');
   // The traffic the tests look at, all at once: Envoy writes access logs in batches (about every
   // 10 s) and spans every 5 s, so the tests wait for one batch, not one each.
-  api.setBehaviour({ failNext: 1 }); // the first request is retried once
+  api.setBehaviour({ failNext: 1, headers: { 'cache-control': 'max-age=60' } }); // the first request is retried once
   for (const path of ['/search/movie?api_key=not-for-logs', '/search/tv', '/search/person', '/other']) expect((await get(apiPort, path)).status).toBe(200);
+  expect([(await get(apiPort, '/limited')).status, (await get(apiPort, '/limited')).status]).toEqual([200, 429]);
+  expect([(await get(apiPort, '/cached')).headers.age, (await get(apiPort, '/cached')).headers.age]).toEqual([undefined, '0']);
   for (let i = 0; i < 3; i++) expect((await get(quietPort, '/quiet')).status).toBe(200);
   expect((await roundTrip(dbPort, TCP_PAYLOAD)).equals(TCP_PAYLOAD)).toBe(true);
 });
@@ -84,17 +88,18 @@ function upstreamTraceId(path: string): string {
 
 describe('access logs', () => {
   it('one JSON line per request with the documented fields; none for accessLog: false; never the query string', async () => {
-    const lines = await waitForLines((l) => l.listener === 'api', 4);
-    expect(lines.length).toBe(4);
+    const all = await waitForLines((l) => l.listener === 'api', 8);
+    expect(all.length).toBe(8);
+    const lines = all.slice(0, 4);
     expect(Object.keys(lines[0] ?? {}).sort()).toEqual(['listener', ...Object.keys(HTTP_ACCESS_LOG_FIELDS)].sort());
     expect(lines.map((l) => [l.route, l.method, l.path, l.response_code, l.attempts])).toEqual([
       ['search', 'GET', '/search/movie', 200, 2],
       ['search', 'GET', '/search/tv', 200, 1],
       ['search', 'GET', '/search/person', 200, 1],
-      ['route-1', 'GET', '/other', 200, 1],
+      ['route-3', 'GET', '/other', 200, 1],
     ]);
     // The ids the upstream received: each line is its request's.
-    const served = api.requests.filter((q) => q.status === 200 && q.path !== '/quiet');
+    const served = api.requests.filter((q) => q.status === 200 && ['/search', '/other'].some((p) => q.path.startsWith(p)));
     expect(lines.map((l) => l.request_id)).toEqual(served.map((q) => q.headers['x-request-id']));
     for (const l of lines) {
       expect(l.upstream_cluster).toBe('shop/watched/api');
@@ -112,6 +117,19 @@ describe('access logs', () => {
     }
     expect(envoy.logs()).not.toContain('not-for-logs');
     expect(accessLogLines().filter((l) => l.listener === 'quiet')).toEqual([]);
+  });
+
+  it("says when the ambassador answered itself: a rate limit's 429, an answer from the cache", async () => {
+    const lines = await waitForLines((l) => l.route === 'limited' || l.route === 'cached', 4);
+    expect(lines.map((l) => [l.route, l.response_code, l.response_flags, l.response_code_details])).toEqual([
+      ['limited', 200, '-', 'via_upstream'],
+      ['limited', 429, 'RL', 'local_rate_limited'],
+      // On a cached route Envoy's cache filter asks the upstream itself, past the router: no tries,
+      // no upstream host in the line.
+      ['cached', 200, '-', 'via_upstream'],
+      ['cached', 200, 'RFCF', 'cache.response_from_cache_filter'],
+    ]);
+    expect(lines.map((l) => [l.attempts, l.upstream_host])).toEqual([[1, `127.0.0.1:${api.port}`], [0, null], [0, null], [0, null]]);
   });
 
   it('one line per TCP connection, with the bytes each way', async () => {
@@ -139,6 +157,6 @@ describe('tracing', () => {
   it('names the span of an unnamed route with its default name', async () => {
     const traceId = upstreamTraceId('/other');
     await waitUntil(async () => otlp.spans.some((s) => s.traceId === traceId), 20_000, 'the span at the OTLP receiver');
-    expect(otlp.spans.find((s) => s.traceId === traceId)?.name).toBe('route-1');
+    expect(otlp.spans.find((s) => s.traceId === traceId)?.name).toBe('route-3');
   });
 });

@@ -134,7 +134,7 @@ export const RECIPES: readonly Recipe[] = [
       const api = await startUpstream({ name: 'tmdb', port: ports.api ?? 0 });
       return { files: {}, stop: () => api.close() };
     },
-    tryIt: (p) => `seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' localhost:${p.listener}/3/movie/550 | sort | uniq -c   # ~40 x 200, the rest 429
+    tryIt: (p) => `seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' localhost:${p.listener}/3/movie/550 | sort | uniq -c   # 40 at once, then 4 a second: the rest get 429
   curl -si localhost:${p.listener}/3/movie/550 | grep -i -E '^(HTTP|retry-after|x-envoy-ratelimited)'
   curl -s localhost:9901/stats | grep http_local_rate_limit`,
   },
