@@ -20,6 +20,8 @@ let apiPort: number;
 let quietPort: number;
 let dbPort: number;
 const TCP_PAYLOAD = Buffer.from('hello through the ambassador');
+const APP_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const APP_SPAN = '00f067aa0ba902b7';
 
 beforeAll(async () => {
   [api, echo, otlp] = await Promise.all([startUpstream({ name: 'api' }), startTcpEcho(), startOtlpReceiver()]);
@@ -51,11 +53,13 @@ upstreams:
   });
   expect((await cp.status()).errors).toEqual([]);
   envoy = await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'watched', namespace: 'shop' });
-  await waitUntil(async () => (await envoy.stats('listener_manager\\.total_listeners_active')).get('listener_manager.total_listeners_active') === 3, 10_000, 'the three listeners');
+  await waitUntil(async () => (await envoy.stats('listener_manager\\.total_listeners_active')).get('listener_manager.total_listeners_active') === 3, 20_000, 'the three listeners');
   // The traffic the tests look at, all at once: Envoy writes access logs in batches (about every
   // 10 s) and spans every 5 s, so the tests wait for one batch, not one each.
   api.setBehaviour({ failNext: 1, headers: { 'cache-control': 'max-age=60' } }); // the first request is retried once
   for (const path of ['/search/movie?api_key=not-for-logs', '/search/tv', '/search/person', '/other']) expect((await get(apiPort, path)).status).toBe(200);
+  // An application that traces its own calls: its traceparent (W3C, sampled).
+  expect((await get(apiPort, '/search/traced', { traceparent: `00-${APP_TRACE}-${APP_SPAN}-01` })).status).toBe(200);
   expect([(await get(apiPort, '/limited')).status, (await get(apiPort, '/limited')).status]).toEqual([200, 429]);
   expect([(await get(apiPort, '/cached')).headers.age, (await get(apiPort, '/cached')).headers.age]).toEqual([undefined, '0']);
   for (let i = 0; i < 3; i++) expect((await get(quietPort, '/quiet')).status).toBe(200);
@@ -88,8 +92,8 @@ function upstreamTraceId(path: string): string {
 
 describe('access logs', () => {
   it('one JSON line per request with the documented fields; none for accessLog: false; never the query string', async () => {
-    const all = await waitForLines((l) => l.listener === 'api', 8);
-    expect(all.length).toBe(8);
+    const all = await waitForLines((l) => l.listener === 'api', 9);
+    expect(all.length).toBe(9);
     const lines = all.slice(0, 4);
     expect(Object.keys(lines[0] ?? {}).sort()).toEqual(['listener', ...Object.keys(HTTP_ACCESS_LOG_FIELDS)].sort());
     expect(lines.map((l) => [l.route, l.method, l.path, l.response_code, l.attempts])).toEqual([
@@ -99,7 +103,7 @@ describe('access logs', () => {
       ['route-3', 'GET', '/other', 200, 1],
     ]);
     // The ids the upstream received: each line is its request's.
-    const served = api.requests.filter((q) => q.status === 200 && ['/search', '/other'].some((p) => q.path.startsWith(p)));
+    const served = api.requests.filter((q) => q.status === 200).slice(0, 4);
     expect(lines.map((l) => l.request_id)).toEqual(served.map((q) => q.headers['x-request-id']));
     for (const l of lines) {
       expect(l.upstream_cluster).toBe('shop/watched/api');
@@ -152,6 +156,13 @@ describe('tracing', () => {
     expect(api.requests.find((q) => q.path === '/search/tv')?.headers['x-envoy-decorator-operation']).toBeUndefined();
     const [line] = await waitForLines((l) => l.path === '/search/tv', 1);
     expect(line?.trace_id).toBe(traceId);
+  });
+
+  it("continues the application's own trace: its span is the parent, the upstream gets the same trace", async () => {
+    await waitUntil(async () => otlp.spans.some((s) => s.traceId === APP_TRACE), 20_000, "the span of the application's trace");
+    const span = otlp.spans.find((s) => s.traceId === APP_TRACE);
+    expect(span).toMatchObject({ name: 'search', parentSpanId: APP_SPAN });
+    expect(upstreamTraceId('/search/traced')).toBe(APP_TRACE);
   });
 
   it('names the span of an unnamed route with its default name', async () => {

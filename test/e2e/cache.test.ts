@@ -39,7 +39,7 @@ upstreams:
   });
   expect((await cp.status()).errors).toEqual([]);
   await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'cached', namespace: 'shop' });
-  await waitUntil(async () => (await get(port, '/ready')).status === 200, 10_000, 'the listener');
+  await waitUntil(async () => (await get(port, '/ready')).status === 200, 20_000, 'the listener');
 });
 
 afterAll(async () => {

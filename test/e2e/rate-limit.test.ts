@@ -8,9 +8,10 @@ import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { burst } from '../helpers/http-burst.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil } from '../helpers/scenario.ts';
+import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
 
 let api: Upstream;
+let cp: ControlPlaneProcess;
 let envoy: EnvoyHandle;
 let tmdbPort: number;
 let sharedPort: number;
@@ -18,11 +19,19 @@ let sharedPort: number;
 beforeAll(async () => {
   api = await startUpstream({ name: 'api' });
   [tmdbPort, sharedPort] = await freePorts(2) as [number, number];
-  const cp = await startControlPlaneProcess({
-    'limits.yaml': configMap({
-      name: 'limits',
-      namespace: 'shop',
-      config: `
+  cp = await startControlPlaneProcess({ 'limits.yaml': limits('') });
+  expect((await cp.status()).errors).toEqual([]);
+  envoy = await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'limited', namespace: 'shop' });
+  // Both listeners active, without spending a token of the shared listener's bucket.
+  await waitUntil(async () => (await counter('listener_manager.total_listeners_active')) === 2, 20_000, 'both listeners active');
+});
+
+/** The config; `bExtra` changes route b (and so the shared listener's routes, not its listener). */
+function limits(bExtra: string): string {
+  return configMap({
+    name: 'limits',
+    namespace: 'shop',
+    config: `
 ambassador: limited
 listeners:
   - name: tmdb
@@ -35,16 +44,11 @@ listeners:
     routes:
       - {name: own, match: {prefix: /own}, upstream: api, rateLimit: {requests: 2, per: 1h}}
       - {name: a, match: {prefix: /a}, upstream: api}
-      - {name: b, match: {prefix: /}, upstream: api}
+      - {name: b, match: {prefix: /}, upstream: api${bExtra}}
 upstreams:
   api: {endpoints: ["127.0.0.1:${api.port}"]}`,
-    }),
   });
-  expect((await cp.status()).errors).toEqual([]);
-  envoy = await startAmbassador({ xdsPort: cp.xdsPort, ambassador: 'limited', namespace: 'shop' });
-  // Both listeners active, without spending a token of the shared listener's bucket.
-  await waitUntil(async () => (await counter('listener_manager.total_listeners_active')) === 2, 10_000, 'both listeners active');
-});
+}
 
 afterAll(async () => {
   await stopAll();
@@ -99,5 +103,15 @@ describe('rate limits', () => {
     expect(api.requests.map((q) => q.path)).toEqual(['/a', '/b', '/a', '/b', '/a', '/own', '/own']);
     expect(await counter('rate_limit.shared.http_local_rate_limit.rate_limited')).toBe(2);
     expect(await counter('rate_limit.shared.own.http_local_rate_limit.rate_limited')).toBe(1);
+  });
+
+  it("an edit of a listener's routes starts the routes' buckets full again, not the listener's", async () => {
+    // After the test above: /own's bucket and the listener's are empty.
+    expect((await get(sharedPort, '/own')).status).toBe(429);
+    const updates = await counter('http.shared.rds.shop/limited/shared.update_success');
+    await cp.write('limits.yaml', limits(', timeout: 3s'));
+    await waitUntil(async () => (await counter('http.shared.rds.shop/limited/shared.update_success')) === (updates ?? 0) + 1, 10_000, 'the new routes');
+    expect((await get(sharedPort, '/own')).status).toBe(200);
+    expect((await get(sharedPort, '/a')).status).toBe(429);
   });
 });
