@@ -4,7 +4,7 @@
 import type { HttpListenerConfig, RouteConfig } from '../model/schema.ts';
 import type { JsonObject } from './types.ts';
 
-export const CACHE_FILTER = 'envoy.filters.http.cache';
+const CACHE_FILTER = 'envoy.filters.http.cache';
 const CACHE_CONFIG = 'type.googleapis.com/envoy.extensions.filters.http.cache.v3.CacheConfig';
 const SIMPLE_CACHE = 'type.googleapis.com/envoy.extensions.http.cache.simple_http_cache.v3.SimpleHttpCacheConfig';
 const FILTER_CONFIG = 'type.googleapis.com/envoy.config.route.v3.FilterConfig';

@@ -5,18 +5,18 @@ import type { HttpListenerConfig, RateLimitConfig, RouteConfig } from '../model/
 import { duration } from './duration.ts';
 import type { JsonObject } from './types.ts';
 
-export const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
+const RATE_LIMIT_FILTER = 'envoy.filters.http.local_ratelimit';
 const LOCAL_RATE_LIMIT = 'type.googleapis.com/envoy.extensions.filters.http.local_ratelimit.v3.LocalRateLimit';
 const ALL: JsonObject = { default_value: { numerator: 100, denominator: 'HUNDRED' } };
 
 /** Envoy's bucket refills continuously, one token every per/requests: after that many seconds
  * (rounded up) a rejected request may be tried again. */
-export function retryAfterSeconds(rl: RateLimitConfig): number {
+function retryAfterSeconds(rl: RateLimitConfig): number {
   return Math.max(1, Math.ceil(rl.per / (rl.requests * 1000)));
 }
 
 /** Stats: `<prefix>.http_local_rate_limit.{ok,rate_limited}`, per listener and per route. */
-export function rateLimitStatPrefix(listener: string, route?: string): string {
+function rateLimitStatPrefix(listener: string, route?: string): string {
   return route === undefined ? `rate_limit.${listener}` : `rate_limit.${listener}.${route}`;
 }
 
