@@ -75,7 +75,7 @@ afterAll(async () => {
 });
 
 it('alias bombs: ready with one present at start, precise errors, other ambassadors keep receiving edits', async () => {
-  await statusShows('errors', `${file('bomb.yaml')}:10: ConfigMap shop/bomb: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments`);
+  await statusShows('errors', `${file('bomb.yaml')}:10: ConfigMap shop/bomb: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments, tracing`);
   await editIsApplied();
   await cp.write('laughs.yaml', hostile('laughs', LAUGHS));
   await statusShows('errors', `${file('laughs.yaml')}:13: ConfigMap shop/laughs: ambassador.yaml (line 4): YAML aliases: the aliases (*name) expand to more than 10000 values — write the repeated parts out, or use fewer aliases`);

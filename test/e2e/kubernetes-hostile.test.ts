@@ -74,7 +74,7 @@ afterAll(async () => {
 
 describe('hostile ConfigMaps from the API server', () => {
   it('starts and stays ready with the alias bomb present, reports it on that ConfigMap, applies the others\' edits', async () => {
-    const expected = 'ConfigMap shop/bomb: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments';
+    const expected = 'ConfigMap shop/bomb: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments, tracing';
     expect((await cp.status()).errors).toContain(expected); // lines within the key: no file here
     await waitUntil(async () => (await events('Invalid', 'bomb')).some((n) => n.includes(expected)), 5000, 'an Invalid event on the bomb');
     await editIsApplied();

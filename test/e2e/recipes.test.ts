@@ -10,6 +10,7 @@ import { moviesClient } from '../../control-plane/src/demo/movies-grpc.ts';
 import { RECIPES, recipeFiles, type Recipe, type RecipePeers } from '../../control-plane/src/demo/recipes.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
+import { burst } from '../helpers/http-burst.ts';
 import { connectResp, respCommand } from '../helpers/redis.ts';
 import { get, REPO_ROOT, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
 import { roundTrip } from '../helpers/tcp-echo.ts';
@@ -21,7 +22,7 @@ function recipe(name: string): Recipe {
 }
 
 /** Starts a recipe's peers and control plane on free ports; stops them after the describe block. */
-function runRecipe(name: string): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe; env: () => Record<string, string> } {
+function runRecipe(name: string, say?: (line: string) => void): { ports: Record<string, number>; cp: () => ControlPlaneProcess; r: Recipe; env: () => Record<string, string> } {
   const r = recipe(name);
   const ports: Record<string, number> = {};
   let peers: RecipePeers | undefined;
@@ -29,7 +30,7 @@ function runRecipe(name: string): { ports: Record<string, number>; cp: () => Con
   beforeAll(async () => {
     const free = await freePorts(Object.keys(r.ports).length);
     Object.keys(r.ports).forEach((role, i) => { ports[role] = free[i] as number; });
-    peers = await r.startPeers(ports);
+    peers = await r.startPeers(ports, say);
     cp = await startControlPlaneProcess({ ...recipeFiles(r, ports), ...peers.files });
     expect((await cp.status()).errors).toEqual([]);
   });
@@ -153,5 +154,50 @@ describe('recipe: an AWS API signed with SigV4', () => {
     const body = JSON.parse((await get(ports.listener as number, '/reports?year=2026')).body) as { verified: boolean; accessKeyId: string };
     expect(body).toMatchObject({ verified: true, accessKeyId: 'AKIAIOSFODNN7EXAMPLE' });
     expect((await get(ports.api as number, '/reports')).status).toBe(403);
+  });
+});
+
+describe('recipe: a rate-limited API', () => {
+  const { ports, r, cp } = runRecipe('rate-limited-api');
+  it('lets a burst of 40 through to the API and answers the 41st with 429 and retry-after', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await envoy.waitFor(async () => (await envoy.stats('listener_manager\\.total_listeners_active')).get('listener_manager.total_listeners_active') === 1, 10_000, 'the listener');
+    const replies = await burst(ports.listener as number, Array.from({ length: 41 }, () => '/3/movie/550'));
+    expect(replies.filter((x) => x.status === 200).length).toBe(40);
+    const refused = replies.find((x) => x.status === 429);
+    expect(refused?.headers['retry-after']).toBe('1');
+    expect(refused?.headers['x-envoy-ratelimited']).toBe('true');
+    const stats = await envoy.stats('http_local_rate_limit|upstream_rq_total');
+    expect([stats.get('rate_limit.tmdb.http_local_rate_limit.ok'), stats.get('rate_limit.tmdb.http_local_rate_limit.rate_limited')]).toEqual([40, 1]);
+    expect(stats.get('cluster.recipes/movies-app/tmdb.upstream_rq_total')).toBe(40);
+  });
+});
+
+describe('recipe: a cached API', () => {
+  const { ports, r, cp } = runRecipe('cached-api');
+  it('answers the second GET of a genre list from the cache; other routes reach the API', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/3/movie/550')).status === 200, 10_000, 'the API');
+    const first = await get(ports.listener as number, '/3/genre/movie/list');
+    const second = await get(ports.listener as number, '/3/genre/movie/list');
+    expect(first.headers.age).toBeUndefined();
+    expect(second.headers.age).toMatch(/^\d+$/);
+    expect(second.body).toBe(first.body);
+    await get(ports.listener as number, '/3/movie/550');
+    // The start-up probe, one genre list, one movie: 3 requests reached the API for 4 answers.
+    expect((await envoy.stats('upstream_rq_total')).get('cluster.recipes/catalog-app/tmdb.upstream_rq_total')).toBe(3);
+  });
+});
+
+describe('recipe: access logs and traces of every call', () => {
+  const said: string[] = [];
+  const { ports, r, cp } = runRecipe('traced-api', (line) => said.push(line));
+  it('logs a JSON line and reports a span named after the route, for one call of the app', async () => {
+    const envoy = await startAmbassador({ xdsPort: cp().xdsPort, ambassador: r.ambassador, namespace: r.namespace });
+    await waitUntil(async () => (await get(ports.listener as number, '/charges/42')).status === 200, 10_000, 'the API');
+    await envoy.waitFor(async () => envoy.logs().includes('"path":"/charges/42"'), 30_000, 'the access-log line');
+    const line = JSON.parse(envoy.logs().split('\n').find((l) => l.includes('"path":"/charges/42"')) ?? '{}') as Record<string, unknown>;
+    expect(line).toMatchObject({ listener: 'payments', route: 'charges', method: 'GET', response_code: 200, attempts: 1, upstream_cluster: 'recipes/orders-app/payments' });
+    await waitUntil(async () => said.some((l) => l.startsWith('[collector] span "charges" from orders-app.recipes')), 20_000, 'the span at the stand-in collector');
   });
 });

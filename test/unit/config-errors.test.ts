@@ -53,7 +53,7 @@ describe('config errors of TCP, Redis and environments', () => {
 
   it('a field of another protocol is an unknown field for this one', () => {
     expect(errorsOf([...base, '  - {name: db, port: 5432, protocol: tcp, upstream: a, routes: []}', 'upstreams: {a: {endpoints: ["10.0.0.1:1"]}}'].join('\n'))).toEqual([
-      'ConfigMap shop/orders: ambassador.yaml: listeners[0] (line 3): unknown field "routes"; allowed fields: name, port, address, protocol, upstream, idleTimeout',
+      'ConfigMap shop/orders: ambassador.yaml: listeners[0] (line 3): unknown field "routes"; allowed fields: name, port, address, protocol, upstream, idleTimeout, accessLog',
     ]);
   });
 
@@ -102,7 +102,7 @@ describe('config errors', () => {
 
   it('unknown field: "did you mean" hint and the allowed fields', () => {
     expect(errorsOf(withRoute('match: {prefix: /}', 'upstream: a', 'timout: 5s'))).toEqual([
-      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries, inject, transcode, oauth2, awsSigV4`,
+      `ConfigMap shop/orders: ambassador.yaml: listeners[0].routes[0] (line ${ROUTE_LINE}): unknown field "timout" (did you mean "timeout"?); allowed fields: match, upstream, split, timeout, retries, inject, transcode, oauth2, awsSigV4, rateLimit, cache, name`,
     ]);
   });
 
@@ -319,7 +319,7 @@ describe('hostile input', () => {
     expect(errorsOf(`x: &x [1]\ny: [${list(101, '*x')}]\n`)).toEqual([
       'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): missing required field (expected a string)',
       'ConfigMap shop/orders: ambassador.yaml: listeners (line 1): missing required field (expected a list)',
-      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments',
+      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "x", "y"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments, tracing',
     ]);
   });
 
@@ -382,7 +382,7 @@ describe('hostile input', () => {
       'ConfigMap shop/orders: ambassador.yaml: ambassador (line 1): expected a string, found a map with "0", "1", "2", "3", "4", …',
     ]);
     expect(errorsOf(VALID.replace('ambassador: orders', '__proto__: {ambassador: x}\nambassador: orders'))).toEqual([
-      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "__proto__"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments',
+      'ConfigMap shop/orders: ambassador.yaml (line 1): unknown field "__proto__"; allowed fields: ambassador, serviceAccounts, listeners, upstreams, environments, tracing',
     ]);
   });
 });

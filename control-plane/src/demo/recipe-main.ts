@@ -22,7 +22,7 @@ sup.onStop(() => rmSync(dir, { recursive: true, force: true }));
 
 async function main(r: NonNullable<typeof recipe>): Promise<void> {
   for (const [what, port] of Object.entries({ ...r.ports, ...CONTROL })) await assertFree(port, what);
-  const peers = await r.startPeers(r.ports);
+  const peers = await r.startPeers(r.ports, (line) => process.stdout.write(`${line}\n`));
   sup.onStop(() => peers.stop());
   for (const [file, text] of Object.entries({ ...recipeFiles(r, r.ports), ...peers.files })) writeFileSync(path.join(dir, file), text);
   await sup.startControlPlane(dir, CONTROL);

@@ -11,6 +11,7 @@ import { stringify } from 'yaml';
 import { startMoviesServer } from './movies-grpc.ts';
 import { parseManifestFile } from '../sources/manifests.ts';
 import { startAwsApi } from './aws-api.ts';
+import { startOtlpReceiver } from './otlp-receiver.ts';
 import { makePki } from './pki.ts';
 import { startRedisServer } from './redis-server.ts';
 import { startTlsUpstream } from './tls-upstream.ts';
@@ -32,7 +33,8 @@ export interface Recipe {
   namespace: string;
   /** The 127.0.0.1 ports its manifests use, by role; `listener` is where the app connects. */
   ports: Readonly<Record<string, number>>;
-  startPeers(ports: Readonly<Record<string, number>>): Promise<RecipePeers>;
+  /** `say` shows what a peer has to tell (e.g. the spans a stand-in collector receives). */
+  startPeers(ports: Readonly<Record<string, number>>, say?: (line: string) => void): Promise<RecipePeers>;
   tryIt(ports: Readonly<Record<string, number>>): string;
 }
 
@@ -176,7 +178,7 @@ export const RECIPES: readonly Recipe[] = [
   curl -si localhost:${p.listener}/v1/movies/99               # 404 and {"code":5,"message":"no movie with id 99"}`,
   },
   {
-        name: 'oauth2-api',
+    name: 'oauth2-api',
     title: 'An API behind OAuth2 client credentials',
     ambassador: 'orders-app',
     namespace: 'recipes',
@@ -219,5 +221,50 @@ export const RECIPES: readonly Recipe[] = [
     tryIt: (p) => `curl -s 'localhost:${p.listener}/reports?year=2026'         # "verified": true: the API recomputed the signature
   curl -s -d '{"year":2026}' localhost:${p.listener}/reports    # the body's hash is signed too
   curl -s localhost:${p.api}/reports                     # straight to the API, unsigned: 403 SignatureDoesNotMatch`,
+  },
+  {
+    name: 'rate-limited-api',
+    title: 'A rate-limited API',
+    ambassador: 'movies-app',
+    namespace: 'recipes',
+    ports: { listener: 8086, api: 9451 },
+    async startPeers(ports) {
+      const api = await startUpstream({ name: 'tmdb', port: ports.api ?? 0 });
+      return { files: {}, stop: () => api.close() };
+    },
+    tryIt: (p) => `seq 60 | xargs -P 60 -I{} curl -s -o /dev/null -w '%{http_code}\\n' localhost:${p.listener}/3/movie/550 | sort | uniq -c   # 40 at once, then 4 a second: the rest get 429
+  curl -si localhost:${p.listener}/3/movie/550 | grep -i -E '^(HTTP|retry-after|x-envoy-ratelimited)'
+  curl -s localhost:9901/stats | grep http_local_rate_limit`,
+  },
+  {
+    name: 'cached-api',
+    title: 'A cached API',
+    ambassador: 'catalog-app',
+    namespace: 'recipes',
+    ports: { listener: 8087, api: 9452 },
+    async startPeers(ports) {
+      const api = await startUpstream({ name: 'tmdb', port: ports.api ?? 0 });
+      api.setBehaviour({ headers: { 'cache-control': 'public, max-age=300' } });
+      return { files: {}, stop: () => api.close() };
+    },
+    tryIt: (p) => `curl -si localhost:${p.listener}/3/genre/movie/list | grep -i -E '^(HTTP|age|cache-control)'   # run it twice: the second answer has "age:", from the cache
+  curl -s localhost:9901/stats | grep 'cluster.recipes/catalog-app/tmdb.upstream_rq_total'   # what reached the API`,
+  },
+  {
+    name: 'traced-api',
+    title: 'Access logs and traces of every call',
+    ambassador: 'orders-app',
+    namespace: 'recipes',
+    ports: { listener: 8088, api: 9453, collector: 14317 },
+    async startPeers(ports, say) {
+      const api = await startUpstream({ name: 'payments', port: ports.api ?? 0 });
+      const collector = await startOtlpReceiver({
+        port: ports.collector ?? 0,
+        onSpan: (s) => say?.(`[collector] span "${s.name}" from ${s.service}: trace ${s.traceId}, ${String(s.attributes['http.method'])} ${String(s.attributes['http.url'])} → ${String(s.attributes['http.status_code'])}`),
+      });
+      return { files: {}, stop: async () => { await api.close(); await collector.stop(); } };
+    },
+    tryIt: (p) => `curl -s localhost:${p.listener}/charges/42
+  (within about 10 s the [envoy] lines show its JSON access-log line, and [collector] its span "charges")`,
   },
 ];

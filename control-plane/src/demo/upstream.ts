@@ -28,6 +28,8 @@ export interface UpstreamBehaviour {
   failStatus?: number;
   /** Delay before every response, in ms. */
   delayMs?: number;
+  /** Extra headers on every normal answer (e.g. cache-control). */
+  headers?: Record<string, string>;
 }
 
 export interface StartUpstreamOptions {
@@ -85,6 +87,7 @@ export async function serveUpstream<E extends object>(
   let failNext = 0;
   let failStatus = 503;
   let delayMs = 0;
+  let extraHeaders: Record<string, string> = {};
   const pendingTimers = new Set<NodeJS.Timeout>();
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -114,6 +117,7 @@ export async function serveUpstream<E extends object>(
       const send = (): void => {
         if (res.destroyed) return;
         res.writeHead(status, {
+          ...(status === 200 ? extraHeaders : {}),
           'content-type': 'application/json',
           'content-length': Buffer.byteLength(text),
           'x-upstream': name,
@@ -159,12 +163,14 @@ export async function serveUpstream<E extends object>(
       if (behaviour.failNext !== undefined) failNext = behaviour.failNext;
       if (behaviour.failStatus !== undefined) failStatus = behaviour.failStatus;
       if (behaviour.delayMs !== undefined) delayMs = behaviour.delayMs;
+      if (behaviour.headers !== undefined) extraHeaders = { ...behaviour.headers };
     },
     reset(): void {
       requests.length = 0;
       failNext = 0;
       failStatus = 503;
       delayMs = 0;
+      extraHeaders = {};
     },
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve, reject) => {

@@ -1,6 +1,7 @@
 // Rules that span fields: references between routes and upstreams, uniqueness, exactly-one-of choices.
 import { grpcProblems } from './check-grpc.ts';
 import { credentialProblems } from './check-credentials.ts';
+import { checkHttpFeatures } from './check-http-features.ts';
 import { isIpAddress, type AmbassadorConfig } from './schema.ts';
 
 export interface ConfigProblem {
@@ -70,5 +71,6 @@ export function checkConfig(config: AmbassadorConfig): ConfigProblem[] {
   }
   problems.push(...grpcProblems(config));
   problems.push(...credentialProblems(config, refer));
+  problems.push(...checkHttpFeatures(config));
   return problems;
 }

@@ -3,6 +3,7 @@
 import { z } from 'zod';
 import { dnsLabel, serviceAccountName, strict } from './schema/common.ts';
 import { listener } from './schema/listener.ts';
+import { tracing } from './schema/observability.ts';
 import { upstream, upstreamOverride } from './schema/upstream.ts';
 
 export { durationMs, endpoint, isIpAddress, parseHostPort } from './schema/common.ts';
@@ -19,6 +20,8 @@ export const ambassadorConfigSchema = strict({
   environments: z.record(dnsLabel('environment name'), strict({
     upstreams: z.record(dnsLabel('upstream name'), upstreamOverride).default({}),
   })).default({}),
+  /** Traces of the HTTP listeners' requests, to an OpenTelemetry collector. */
+  tracing: tracing.optional(),
 });
 
 export type AmbassadorConfig = z.infer<typeof ambassadorConfigSchema>;
@@ -36,3 +39,5 @@ export type InjectConfig = NonNullable<RouteConfig['inject']>;
 export type TranscodeConfig = NonNullable<RouteConfig['transcode']>;
 export type OAuth2Config = NonNullable<RouteConfig['oauth2']>;
 export type AwsSigV4Config = NonNullable<RouteConfig['awsSigV4']>;
+export type { RateLimitConfig } from './schema/rate-limit.ts';
+export type { TracingConfig } from './schema/observability.ts';

@@ -12,6 +12,7 @@ import { translateRoutes } from './route.ts';
 import type { GrpcRouteContext } from './grpc-route.ts';
 import type { DescriptorSets } from '../model/transcode-descriptors.ts';
 import { translateTcpListener } from './tcp-listener.ts';
+import { tracingCluster } from './tracing.ts';
 import type { XdsResource } from './types.ts';
 
 export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secrets: ReadonlyMap<string, SecretObject> = new Map(), descriptorSets: DescriptorSets = new Map()): XdsResource[] {
@@ -34,6 +35,7 @@ export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secret
     // An upstream whose TLS needs a missing Secret is left out; its routes answer 503.
     if (status.upstream(name) === undefined) out.push(...translateUpstream(g, name, u, [...(variants.get(name)?.values() ?? [])], redisUpstreams.has(name)));
   }
+  if (config.tracing && config.listeners.some((l) => l.protocol === 'http')) out.push(tracingCluster(g, config.tracing));
   // Each SDS secret once, however many upstreams share a CA, a client certificate or a credential.
   const sds = new Map<string, XdsResource>();
   for (const [name, u] of Object.entries(config.upstreams)) {
@@ -42,7 +44,7 @@ export function translateAmbassador(g: GroupId, config: AmbassadorConfig, secret
   for (const s of credentialSds) sds.set(s.name, s);
   const grpc: GrpcRouteContext = { protocolOf: (u) => config.upstreams[u]?.protocol ?? 'http1', descriptorSets };
   config.listeners.forEach((l, li) => {
-    if (l.protocol === 'http') out.push(translateHttpListener(g, l), translateRoutes(g, li, l, status, grpc));
+    if (l.protocol === 'http') out.push(translateHttpListener(g, l, config.tracing), translateRoutes(g, li, l, status, grpc, config.tracing !== undefined));
     else if (l.protocol === 'tcp') out.push(translateTcpListener(g, l));
     else out.push(translateRedisListener(g, l));
   });

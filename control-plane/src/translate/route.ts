@@ -3,22 +3,23 @@ import type { HeaderMatchConfig, HttpListenerConfig, RetryConfig, RouteConfig } 
 import { credentialClusterName } from './credential.ts';
 import { duration } from './duration.ts';
 import { withGrpc, type GrpcRouteContext } from './grpc-route.ts';
+import { routeFeatures } from './route-features.ts';
 import type { SecretStatus } from './secret-status.ts';
 import { scopedName, type GroupId } from './names.ts';
 import { ROUTE } from '../xds/type-urls.ts';
 import type { Json, JsonObject, XdsResource } from './types.ts';
 
-export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig, status: SecretStatus, grpc: GrpcRouteContext): XdsResource {
+export function translateRoutes(g: GroupId, index: number, l: HttpListenerConfig, status: SecretStatus, grpc: GrpcRouteContext, tracing = false): XdsResource {
   const clusters = new Set<string>();
   const routes = l.routes.map((r, ri): JsonObject => {
     const targets = r.split ? r.split.map((s) => s.upstream) : [r.upstream ?? ''];
     const missing = [status.credential(index, ri), ...targets.map((t) => status.upstream(t))].find((p) => p !== undefined);
     // A route that would need a missing Secret answers 503 and says why; the others are unaffected.
-    if (missing !== undefined) return { match: routeMatch(r), direct_response: { status: 503, body: { inline_string: `xds-ambassador: this route is unavailable: ${missing}\n` } } };
+    if (missing !== undefined) return { ...routeFeatures(l, r, ri, tracing, false), match: routeMatch(r), direct_response: { status: 503, body: { inline_string: `xds-ambassador: this route is unavailable: ${missing}\n` } } };
     // A route that adds a credential sends to the upstreams' variants that add it.
     const cluster = (upstream: string) => credentialClusterName(g, upstream, r) ?? scopedName(g, upstream);
     for (const name of targets) clusters.add(cluster(name));
-    return withGrpc({ match: routeMatch(r), route: routeAction(r, cluster) }, r, targets, grpc);
+    return withGrpc({ ...routeFeatures(l, r, ri, tracing, true), match: routeMatch(r), route: routeAction(r, cluster) }, r, targets, grpc);
   });
   return {
     type: ROUTE,

@@ -37,6 +37,11 @@ const PROTO_FILES = [
   'envoy/extensions/filters/http/upstream_codec/v3/upstream_codec.proto',
   'envoy/extensions/filters/network/tcp_proxy/v3/tcp_proxy.proto',
   'envoy/extensions/filters/network/redis_proxy/v3/redis_proxy.proto',
+  'envoy/extensions/filters/http/local_ratelimit/v3/local_rate_limit.proto',
+  'envoy/extensions/filters/http/cache/v3/cache.proto',
+  'envoy/extensions/http/cache/simple_http_cache/v3/config.proto',
+  'envoy/extensions/access_loggers/stream/v3/stream.proto',
+  'envoy/config/trace/v3/opentelemetry.proto',
 ];
 
 let loading: Promise<protobuf.Root> | undefined;

@@ -2,6 +2,8 @@
 import { z } from 'zod';
 import { describeValue } from '../errors.ts';
 import { dnsLabel, durationMs, isIpAddress, port, strict } from './common.ts';
+import { accessLog } from './observability.ts';
+import { rateLimit } from './rate-limit.ts';
 import { route } from './route.ts';
 
 const common = {
@@ -14,6 +16,9 @@ const httpListener = strict({
   ...common,
   protocol: z.literal('http'),
   routes: z.array(route).min(1, { error: 'expected at least one route' }),
+  /** One token bucket for every route of the listener that has none of its own. */
+  rateLimit: rateLimit.optional(),
+  accessLog: accessLog.default(true),
 });
 
 const tcpListener = strict({
@@ -22,6 +27,7 @@ const tcpListener = strict({
   upstream: dnsLabel('upstream name'),
   /** Close a connection with no bytes either way for this long; "0s" never. */
   idleTimeout: durationMs.optional(),
+  accessLog: accessLog.default(true),
 });
 
 const redisListener = strict({

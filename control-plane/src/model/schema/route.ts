@@ -5,6 +5,7 @@ import { transcode } from './transcode.ts';
 import { GRPC_RETRY_CONDITIONS } from './upstream-protocol.ts';
 import { awsSigV4, oauth2 } from './credentials.ts';
 import { secretReference } from './secret-ref.ts';
+import { rateLimit } from './rate-limit.ts';
 
 export const RETRY_CONDITIONS = [
   '5xx', 'gateway-error', 'reset', 'reset-before-request', 'connect-failure', 'envoy-ratelimited',
@@ -59,4 +60,10 @@ export const route = strict({
   transcode: transcode.optional(),
   oauth2: oauth2.optional(),
   awsSigV4: awsSigV4.optional(),
+  /** This route's own token bucket (instead of the listener's). */
+  rateLimit: rateLimit.optional(),
+  /** Serve cacheable responses (per cache-control) from Envoy's in-memory cache. */
+  cache: z.boolean({ error: 'expected true or false' }).optional(),
+  /** Names the route in access logs, traces and stats; default "route-<index>". */
+  name: dnsLabel('route name').optional(),
 });
