@@ -115,6 +115,12 @@ describe('config errors of the HTTP features', () => {
     expect(parse(withRoute(['cache: false', 'timeout: 2s', 'retries: {attempts: 2}'])).ok).toBe(true);
   });
 
+  it('cache with transcode: the cache filter would send JSON GETs past the transcoder', () => {
+    expect(errorsOf(withRoute(['cache: true', 'transcode: {descriptors: {key: movies.pb}, services: [demo.Movies]}']))).toContainEqual(
+      `${at('transcode', 9)}: "transcode" cannot be combined with "cache: true": Envoy's cache filter would send JSON GETs to the gRPC upstream itself, untranscoded; remove one of the two`,
+    );
+  });
+
   it('accessLog: not a boolean; a Redis listener has none', () => {
     expect(errorsOf(withRoute([], ['accessLog: "off"']))).toEqual([
       'ConfigMap shop/orders: ambassador.yaml: listeners[0].accessLog (line 8): expected true or false (access logs are on unless "accessLog: false"), found "off"',
