@@ -1,4 +1,5 @@
-// The gRPC server: ADS, grpc.health.v1 and server reflection (so grpcurl needs no proto files).
+// The gRPC server: ADS, grpc.health.v1, server reflection (so grpcurl needs no proto files), and
+// the operator services (CSDS, the admin API), which only operator identities may call.
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
@@ -6,9 +7,13 @@ import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-
 import type protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { CertificateFiles } from '../tls/certificate-files.ts';
-import { protoIncludeDirs } from '../xds/protos.ts';
+import descriptor from 'protobufjs/ext/descriptor.js';
 import { ADS_SERVICE, adsImplementation } from './ads-service.ts';
 import { authenticator, type AuthMode } from './auth/authenticator.ts';
+import { guarded, operatorCheck } from './auth/operator.ts';
+import { CSDS_SERVICE, csdsImplementation } from './status/csds-service.ts';
+import { ClientStatusRegistry } from './status/client-status.ts';
+import { fanOut } from './observer-fanout.ts';
 import { tlsServerCredentials } from './tls-credentials.ts';
 import type { XdsObserver } from './observer.ts';
 import { reflectableDescriptors } from './reflection-descriptors.ts';
@@ -26,6 +31,17 @@ export interface XdsServerOptions {
   tls?: CertificateFiles;
   auth: AuthMode;
   limits?: Partial<XdsLimits>;
+  /** Identities ("namespace/serviceAccount") that may call the operator services; default none
+   * (with auth "insecure": loopback callers). */
+  operators?: readonly string[];
+  /** More operator services (the admin API), with their definitions for reflection. */
+  operatorServices?: readonly OperatorService[];
+}
+
+export interface OperatorService {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+  packageDefinition: protoLoader.PackageDefinition;
 }
 
 export interface XdsLimits {
@@ -41,6 +57,8 @@ const MAX_STREAMS_PER_CONNECTION = 32;
 
 export interface XdsServer {
   port: number;
+  /** What every connected Envoy has (what CSDS reports). */
+  clientStatus: ClientStatusRegistry;
   setServing(serving: boolean): void;
   stop(): Promise<void>;
 }
@@ -58,19 +76,29 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
     'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
   });
+  const clientStatus = new ClientStatusRegistry();
   const ads = adsImplementation({
-    root: o.root, cache: o.cache, observer: o.observer, controlPlaneId: o.controlPlaneId,
+    root: o.root, cache: o.cache, observer: fanOut(o.observer, clientStatus), controlPlaneId: o.controlPlaneId,
     authenticate: authenticator(o.auth), sendTimeoutMs: limits.sendTimeoutMs,
   });
   server.addService(ADS_SERVICE, ads.impl);
+  const operator = operatorCheck(authenticator(o.auth), o.auth.kind === 'insecure', o.operators ?? []);
+  server.addService(CSDS_SERVICE, guarded(CSDS_SERVICE, csdsImplementation(o.root, clientStatus), operator));
+  for (const s of o.operatorServices ?? []) server.addService(s.definition, guarded(s.definition, s.implementation, operator));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [ADS_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
 
-  const reflected = protoLoader.loadSync(['envoy/service/discovery/v3/ads.proto', healthProtoPath], {
-    includeDirs: protoIncludeDirs(),
-    keepCase: true,
-  });
+  // Every type of the Envoy API the server uses, so that grpcurl can also print the resources CSDS
+  // returns (their google.protobuf.Any); built from the root already loaded (a second parse with
+  // proto-loader took about 1 s).
+  const envoyApi = o.root.toDescriptor('proto3').file.map((f) => Buffer.from(descriptor.FileDescriptorProto.encode(f).finish()));
+  const reflected: protoLoader.PackageDefinition = {
+    // The root's files come first: its google.protobuf file is the complete one.
+    'envoy.api': { format: 'Protocol Buffer 3 DescriptorProto', type: {}, fileDescriptorProtos: envoyApi },
+    ...protoLoader.loadSync(healthProtoPath, { keepCase: true }),
+    ...Object.assign({}, ...(o.operatorServices ?? []).map((s) => s.packageDefinition)),
+  };
   new ReflectionService(reflectableDescriptors(reflected)).addToServer(server);
 
   const host = o.address.includes(':') ? `[${o.address}]` : o.address;
@@ -82,6 +110,7 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
 
   return {
     port,
+    clientStatus,
     setServing(serving) {
       const status = serving ? 'SERVING' : 'NOT_SERVING';
       health.setStatus('', status);

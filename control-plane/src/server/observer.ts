@@ -17,8 +17,10 @@ export interface XdsObserver {
   /** A stream was refused (unauthenticated, not allowed, or a malformed node) before any response. */
   streamRefused(r: Refusal): void;
   /** A response went out: its version (SotW version_info, or Delta's system_version_info) and
-   * each resource in it with its own version (the content hash), for status (CSDS) and logs. */
-  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[]): void;
+   * each resource in it with its own version (the content hash), for status (CSDS) and logs.
+   * `removed` is a Delta response's removed_resources; a SotW response (no `removed`) is the whole
+   * state of its type, so what it leaves out is gone once it is ACKed. */
+  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], removed?: readonly string[]): void;
   ack(s: StreamRef, typeUrl: string, version: string): void;
   nack(s: StreamRef, typeUrl: string, version: string, message: string, origins: readonly string[], outcome: NackOutcome): void;
   staleNonce(s: StreamRef, typeUrl: string): void;
@@ -37,4 +39,6 @@ export interface Refusal {
 export interface SentResource {
   name: string;
   version: string;
+  /** The resource as sent (an encoded google.protobuf.Any), for CSDS; never kept for a Secret. */
+  any?: Uint8Array;
 }

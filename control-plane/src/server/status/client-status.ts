@@ -1,0 +1,198 @@
+// What every connected Envoy has, as its xDS streams report it (SotW and Delta alike, through the
+// XdsObserver events): per resource, the version last sent and whether the Envoy ACKed it, NACKed
+// it (with Envoy's message) or has not answered yet. CSDS and the admin API read it.
+//
+// Rules:
+// - a resource a response adds or changes is REQUESTED until that response is ACKed (then ACKED)
+//   or NACKed (then NACKED, with Envoy's message); a resource it repeats unchanged stays ACKED;
+// - once a SotW response is ACKed, what it left out is gone (a SotW response is the whole state
+//   of its type); a Delta response removes exactly its `removed` names;
+// - a NACK stays visible: when the group falls back to its last accepted version ('rolled-back'),
+//   the NACKED resources stay listed (with the version that was rejected) through the fallback,
+//   until a later config is ACKed or the resource is accepted;
+// - a Secret's content is never kept (SDS resources are listed by name and version only).
+import type { NackOutcome } from '../../cache/snapshot-cache.ts';
+import { SECRET } from '../../xds/type-urls.ts';
+import type { NodeInfo } from '../node.ts';
+import type { SentResource, StreamRef, XdsObserver } from '../observer.ts';
+
+export type ResourceStatus = 'REQUESTED' | 'ACKED' | 'NACKED';
+
+export interface ResourceView {
+  typeUrl: string;
+  name: string;
+  /** The resource's version (content hash) last sent to this Envoy. */
+  version: string;
+  /** That resource (an encoded google.protobuf.Any); never for a Secret. */
+  any?: Uint8Array;
+  status: ResourceStatus;
+  /** For NACKED: Envoy's message and the response version it rejected. */
+  error?: { message: string; responseVersion: string; at: Date };
+  updatedAt: Date;
+}
+
+export interface TypeView {
+  typeUrl: string;
+  /** The version (version_info / system_version_info) of the latest response sent. */
+  sent: string;
+  /** The version of the latest response ACKed, if any. */
+  acked?: string;
+  /** The latest NACK, until a later config is ACKed. */
+  rejected?: { version: string; message: string; at: Date };
+}
+
+export interface ClientView {
+  streamId: number;
+  node: NodeInfo;
+  group: string;
+  /** Who the client proved to be. */
+  client: string;
+  connectedAt: Date;
+  types: TypeView[];
+  resources: ResourceView[];
+}
+
+interface Flight {
+  resources: readonly SentResource[];
+  removed: readonly string[] | undefined;
+  /** Sent right after this Envoy's NACK made the group fall back to its last accepted version. */
+  rollback: boolean;
+}
+
+interface TypeState {
+  sent: string;
+  acked?: string;
+  rejected?: { version: string; message: string; at: Date };
+  /** Responses not answered yet, by version, oldest first. */
+  inflight: Map<string, Flight>;
+  /** The next response is the fallback after this Envoy's NACK. */
+  rollbackNext: boolean;
+  resources: Map<string, ResourceView>;
+}
+
+interface StreamState {
+  ref: StreamRef;
+  connectedAt: Date;
+  types: Map<string, TypeState>;
+}
+
+/** Responses kept per type while unanswered: SotW has one in flight, Delta a few at most. */
+const MAX_INFLIGHT = 16;
+
+export class ClientStatusRegistry implements XdsObserver {
+  readonly #streams = new Map<number, StreamState>();
+  readonly #now: () => Date;
+
+  constructor(now: () => Date = () => new Date()) {
+    this.#now = now;
+  }
+
+  /** Every connected Envoy, by node id then stream. */
+  clients(): ClientView[] {
+    return [...this.#streams.values()]
+      .sort((a, b) => (a.ref.node.id < b.ref.node.id ? -1 : a.ref.node.id > b.ref.node.id ? 1 : a.ref.streamId - b.ref.streamId))
+      .map((s) => ({
+        streamId: s.ref.streamId,
+        node: s.ref.node,
+        group: s.ref.group,
+        client: s.ref.client,
+        connectedAt: s.connectedAt,
+        types: [...s.types].map(([typeUrl, t]) => ({
+          typeUrl,
+          sent: t.sent,
+          ...(t.acked !== undefined ? { acked: t.acked } : {}),
+          ...(t.rejected ? { rejected: t.rejected } : {}),
+        })),
+        resources: [...s.types.values()].flatMap((t) => [...t.resources.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))),
+      }));
+  }
+
+  streamOpened(s: StreamRef): void {
+    this.#streams.set(s.streamId, { ref: s, connectedAt: this.#now(), types: new Map() });
+  }
+
+  streamClosed(s: StreamRef): void {
+    this.#streams.delete(s.streamId);
+  }
+
+  streamRefused(): void {}
+  staleNonce(): void {}
+  unknownType(): void {}
+
+  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], removed?: readonly string[]): void {
+    const stream = this.#streams.get(s.streamId);
+    if (!stream) return;
+    let t = stream.types.get(typeUrl);
+    if (!t) stream.types.set(typeUrl, (t = { sent: version, inflight: new Map(), rollbackNext: false, resources: new Map() }));
+    t.sent = version;
+    t.inflight.delete(version);
+    t.inflight.set(version, { resources, removed, rollback: t.rollbackNext });
+    t.rollbackNext = false;
+    if (t.inflight.size > MAX_INFLIGHT) t.inflight.delete(t.inflight.keys().next().value ?? '');
+    const now = this.#now();
+    for (const r of resources) {
+      const known = t.resources.get(r.name);
+      if (known?.status === 'ACKED' && known.version === r.version) continue;
+      t.resources.set(r.name, {
+        typeUrl,
+        name: r.name,
+        version: r.version,
+        ...(r.any && typeUrl !== SECRET ? { any: r.any } : {}),
+        status: 'REQUESTED',
+        updatedAt: now,
+      });
+    }
+  }
+
+  ack(s: StreamRef, typeUrl: string, version: string): void {
+    const t = this.#streams.get(s.streamId)?.types.get(typeUrl);
+    const flight = t && this.#answered(t, version);
+    if (!t || !flight) return;
+    t.acked = version;
+    if (!flight.rollback) t.rejected = undefined;
+    const now = this.#now();
+    const sent = new Set<string>();
+    for (const r of flight.resources) {
+      sent.add(r.name);
+      const known = t.resources.get(r.name);
+      if (known?.version !== r.version || known.status === 'ACKED') continue;
+      const { error: _cleared, ...rest } = known;
+      t.resources.set(r.name, { ...rest, status: 'ACKED', updatedAt: now });
+    }
+    // The fallback leaves the rejected resources out; they stay listed as NACKED until a later config.
+    const keep = (v: ResourceView) => flight.rollback && v.status === 'NACKED';
+    if (flight.removed) {
+      for (const name of flight.removed) {
+        const v = t.resources.get(name);
+        if (v && !keep(v)) t.resources.delete(name);
+      }
+    } else {
+      for (const [name, v] of t.resources) if (!sent.has(name) && !keep(v)) t.resources.delete(name);
+    }
+  }
+
+  nack(s: StreamRef, typeUrl: string, version: string, message: string, _origins: readonly string[], outcome: NackOutcome): void {
+    const t = this.#streams.get(s.streamId)?.types.get(typeUrl);
+    if (!t) return;
+    const now = this.#now();
+    t.rejected = { version, message, at: now };
+    if (outcome === 'rolled-back') t.rollbackNext = true;
+    const flight = this.#answered(t, version);
+    for (const r of flight?.resources ?? []) {
+      const known = t.resources.get(r.name);
+      if (known?.version !== r.version || known.status === 'ACKED') continue;
+      t.resources.set(r.name, { ...known, status: 'NACKED', error: { message, responseVersion: version, at: now }, updatedAt: now });
+    }
+  }
+
+  /** The response this ACK or NACK answers; it and every older one are no longer in flight. */
+  #answered(t: TypeState, version: string): Flight | undefined {
+    const flight = t.inflight.get(version);
+    if (!flight) return undefined;
+    for (const [v] of t.inflight) {
+      t.inflight.delete(v);
+      if (v === version) break;
+    }
+    return flight;
+  }
+}
