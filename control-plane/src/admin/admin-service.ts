@@ -1,9 +1,12 @@
 // xds_ambassador.admin.v1.AdminService (protos/xds_ambassador/admin/v1/admin.proto), loaded from
 // the repository's protos/ folder: ListAmbassadors from the running control plane's state; Render
 // and Validate as dry runs in a worker thread (DryRunner), with the same code as the CLI.
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
+import protobuf from 'protobufjs';
+import type { OperatorService } from '../server/grpc-server.ts';
 import { toStruct } from '../xds/struct.ts';
 import type { AmbassadorEntry } from './ambassadors.ts';
 import { DryRunError, type DryRunner } from './dry-runner.ts';
@@ -22,20 +25,12 @@ interface ManifestMessage { path: string; content: string }
 interface RenderRequest { manifests: ManifestMessage[]; node: { namespace: string; ambassador: string; environment: string } | null }
 interface ValidateRequest { manifests: ManifestMessage[] }
 
-export interface AdminService {
-  definition: grpc.ServiceDefinition;
-  implementation: grpc.UntypedServiceImplementation;
-  /** For server reflection. */
-  packageDefinition: protoLoader.PackageDefinition;
-}
-
-export function loadAdminPackage(): protoLoader.PackageDefinition {
-  return protoLoader.loadSync(ADMIN_PROTO, { includeDirs: [ADMIN_PROTOS_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-}
-
-export function adminService(state: AdminState, runner: DryRunner): AdminService {
-  const packageDefinition = loadAdminPackage();
+export function adminService(state: AdminState, runner: DryRunner): OperatorService {
+  const packageDefinition = protoLoader.loadSync(ADMIN_PROTO, { includeDirs: [ADMIN_PROTOS_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
   const definition = packageDefinition[ADMIN_SERVICE_NAME] as grpc.ServiceDefinition;
+  // Reflection describes it from protobufjs' own reading of the same file.
+  const protos = new protobuf.Root();
+  protos.loadSync(path.join(ADMIN_PROTOS_DIR, ADMIN_PROTO), { keepCase: true });
   const inputs = (manifests: readonly ManifestMessage[]): ManifestInput[] => manifests.map((m, i) => ({ path: m.path || `manifests[${i}]`, content: m.content }));
   const fail = (callback: grpc.sendUnaryData<unknown>, e: unknown) => {
     if (e instanceof DryRunError) {
@@ -74,7 +69,7 @@ export function adminService(state: AdminState, runner: DryRunner): AdminService
         .then((r) => callback(null, { errors: r.errors, ambassadors: r.ambassadors, report: validationReport(r) }), (e: unknown) => fail(callback, e));
     }) satisfies grpc.handleUnaryCall<ValidateRequest, unknown>,
   };
-  return { definition, implementation, packageDefinition };
+  return { definition, implementation, protos };
 }
 
 function timestamp(d: Date) {

@@ -1,13 +1,11 @@
 // The gRPC server: ADS, grpc.health.v1, server reflection (so grpcurl needs no proto files), and
 // the operator services (CSDS, the admin API), which only operator identities may call.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import type protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { CertificateFiles } from '../tls/certificate-files.ts';
-import descriptor from 'protobufjs/ext/descriptor.js';
+import protobuf from 'protobufjs';
 import { ADS_SERVICE, adsImplementation } from './ads-service.ts';
 import { authenticator, type AuthMode } from './auth/authenticator.ts';
 import { guarded, operatorCheck } from './auth/operator.ts';
@@ -16,7 +14,7 @@ import { ClientStatusRegistry } from './status/client-status.ts';
 import { fanOut } from './observer-fanout.ts';
 import { tlsServerCredentials } from './tls-credentials.ts';
 import type { XdsObserver } from './observer.ts';
-import { reflectableDescriptors } from './reflection-descriptors.ts';
+import { reflectionDefinition } from './reflection-descriptors.ts';
 
 export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -41,7 +39,8 @@ export interface XdsServerOptions {
 export interface OperatorService {
   definition: grpc.ServiceDefinition;
   implementation: grpc.UntypedServiceImplementation;
-  packageDefinition: protoLoader.PackageDefinition;
+  /** Its .proto files, for reflection. */
+  protos: protobuf.Root;
 }
 
 export interface XdsLimits {
@@ -90,16 +89,11 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
   health.addToServer(server);
 
   // Every type of the Envoy API the server uses, so that grpcurl can also print the resources CSDS
-  // returns (their google.protobuf.Any); built from the root already loaded (a second parse with
-  // proto-loader took about 1 s).
-  const envoyApi = o.root.toDescriptor('proto3').file.map((f) => Buffer.from(descriptor.FileDescriptorProto.encode(f).finish()));
-  const reflected: protoLoader.PackageDefinition = {
-    // The root's files come first: its google.protobuf file is the complete one.
-    'envoy.api': { format: 'Protocol Buffer 3 DescriptorProto', type: {}, fileDescriptorProtos: envoyApi },
-    ...protoLoader.loadSync(healthProtoPath, { keepCase: true }),
-    ...Object.assign({}, ...(o.operatorServices ?? []).map((s) => s.packageDefinition)),
-  };
-  new ReflectionService(reflectableDescriptors(reflected)).addToServer(server);
+  // returns (their google.protobuf.Any): described from the root already loaded (parsing it all
+  // again with proto-loader took about 1 s). It goes first: its google.protobuf is the complete one.
+  const healthRoot = new protobuf.Root();
+  healthRoot.loadSync(healthProtoPath);
+  new ReflectionService(reflectionDefinition([o.root, healthRoot, ...(o.operatorServices ?? []).map((s) => s.protos)])).addToServer(server);
 
   const host = o.address.includes(':') ? `[${o.address}]` : o.address;
   const credentials = o.tls
