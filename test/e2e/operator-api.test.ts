@@ -13,7 +13,7 @@ import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstr
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { CLI, REPO_ROOT, configMap, get, secretManifest, startAmbassador, startControlPlaneProcess, waitUntil, xdsCredentials, type ControlPlaneProcess } from '../helpers/scenario.ts';
+import { CLI, REPO_ROOT, configMap, get, secretManifest, startAmbassador, startControlPlaneProcess, startServe, waitUntil, xdsCredentials, type ControlPlaneProcess } from '../helpers/scenario.ts';
 
 const run = promisify(execFile);
 const GRPCURL = join(REPO_ROOT, '.tools', 'bin', 'grpcurl');
@@ -191,6 +191,22 @@ describe('who may call the operator services', () => {
     }
     // Reflection and health stay open to any client of the CA, as before.
     expect((await grpcurl(['safe', 'default'], `127.0.0.1:${cp.xdsPort}`, 'grpc.health.v1.Health/Check')).code).toBe(0);
+  });
+
+  it('with --insecure, answers a caller on this machine (no identity exists to check); --operator is refused there', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'operator-insecure-'));
+    try {
+      await writeFile(join(dir, 'guarded.yaml'), manifest('v1'));
+      const insecure = await startServe(['--config-dir', dir], { securityArgs: ['--insecure'] });
+      const r = await run(GRPCURL, ['-plaintext', '-d', '{}', `127.0.0.1:${insecure.xdsPort}`, `${ADMIN}/ListAmbassadors`]);
+      expect((JSON.parse(r.stdout) as { ambassadors: { group: string }[] }).ambassadors.map((a) => a.group)).toEqual(['safe/guarded']);
+      await insecure.stop();
+      const refused = await run(process.execPath, [CLI, 'serve', '--config-dir', dir, '--insecure', '--operator', 'xds-system/operator']).then(() => undefined, (e: { code: number; stderr: string }) => e);
+      expect(refused?.code).toBe(2);
+      expect(refused?.stderr).toContain('--operator names identities, which --insecure does not have');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 
