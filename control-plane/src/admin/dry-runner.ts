@@ -43,9 +43,9 @@ type WithoutId<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 export class DryRunner {
   readonly #o: DryRunnerOptions;
-  #worker: Worker | undefined;
+  #worker: { worker: Worker; ready: Promise<void> } | undefined;
   readonly #queue: Pending[] = [];
-  #running: { p: Pending; timer: NodeJS.Timeout } | undefined;
+  #running: { p: Pending; timer?: NodeJS.Timeout } | undefined;
   #nextId = 0;
   #closed = false;
 
@@ -74,7 +74,7 @@ export class DryRunner {
       this.#running.p.reject(stopping);
       this.#running = undefined;
     }
-    await this.#worker?.terminate();
+    await this.#worker?.worker.terminate();
     this.#worker = undefined;
   }
 
@@ -93,24 +93,31 @@ export class DryRunner {
     if (this.#running || this.#closed) return;
     const p = this.#queue.shift();
     if (!p) return;
-    const worker = this.#spawn();
-    const timer = setTimeout(() => {
-      // Stuck on this input: the worker goes (and its CPU with it), the call fails.
-      this.#running = undefined;
-      this.#worker = undefined;
-      void worker.terminate();
-      p.reject(new DryRunError('deadline', `the manifests are too large or too complex to check within ${this.#o.timeoutMs / 1000} s — make them smaller or simpler`));
-      this.#next();
-    }, this.#o.timeoutMs);
-    this.#running = { p, timer };
+    const { worker, ready } = this.#spawn();
+    const running: { p: Pending; timer?: NodeJS.Timeout } = { p };
+    this.#running = running;
     worker.postMessage(p.job);
+    // The deadline is the job's own: a new worker's start (its modules, Envoy's API) does not count.
+    void ready.then(() => {
+      if (this.#running !== running) return;
+      running.timer = setTimeout(() => {
+        // Stuck on this input: the worker goes (and its CPU with it), the call fails.
+        this.#running = undefined;
+        this.#worker = undefined;
+        void worker.terminate();
+        p.reject(new DryRunError('deadline', `the manifests are too large or too complex to check within ${this.#o.timeoutMs / 1000} s — make them smaller or simpler`));
+        this.#next();
+      }, this.#o.timeoutMs);
+    });
   }
 
-  #spawn(): Worker {
+  #spawn(): { worker: Worker; ready: Promise<void> } {
     if (this.#worker) return this.#worker;
     const worker = new Worker(new URL('./dry-run-worker.ts', import.meta.url));
     worker.unref();
-    worker.on('message', (reply: DryRunReply) => {
+    const { promise: ready, resolve: isReady } = Promise.withResolvers<void>();
+    worker.on('message', (reply: DryRunReply | 'ready') => {
+      if (reply === 'ready') return isReady();
       const r = this.#running;
       if (!r || r.p.job.id !== reply.id) return;
       clearTimeout(r.timer);
@@ -119,7 +126,7 @@ export class DryRunner {
       this.#next();
     });
     const lost = (why: string) => {
-      if (this.#worker !== worker) return;
+      if (this.#worker?.worker !== worker) return;
       this.#worker = undefined;
       const r = this.#running;
       if (!r) return;
@@ -130,7 +137,7 @@ export class DryRunner {
     };
     worker.on('error', (err) => lost(`failed: ${err.message}`));
     worker.on('exit', (code) => lost(`exited with code ${code}`));
-    this.#worker = worker;
-    return worker;
+    this.#worker = { worker, ready };
+    return this.#worker;
   }
 }
