@@ -43,10 +43,13 @@ printed here and Envoy keeps the last good config.
   curl -s localhost:${PORTS.http}/debug/status                    # versions, errors, rejections
   curl -s localhost:${PORTS.admin}/config_dump | less              # what Envoy applied
 
-The xDS port is TLS and asks for a client certificate; an operator's, from the demo's throwaway CA:
+The xDS port is TLS and asks for a client certificate; an operator's, from the demo's throwaway CA
+(CSDS shows what the Envoy has; ListAmbassadors versions, errors and Envoys):
 
   ${grpcurl} list
   ${grpcurl} grpc.health.v1.Health/Check
+  ${grpcurl.replace(' 127.0.0.1', " -d '{}' 127.0.0.1")} envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus
+  ${grpcurl} xds_ambassador.admin.v1.AdminService/ListAmbassadors
 
 Ctrl-C stops everything.
 `);
