@@ -90,6 +90,26 @@ describe('client status', () => {
     expect(view(CLUSTER)?.map((r) => [r.name, r.version, r.status])).toEqual([['b', '2', 'ACKED'], ['c', '1', 'ACKED']]);
   });
 
+  it('Delta responses of the same version are answered in order, each by its own ACK', () => {
+    const { registry, view } = setup();
+    registry.responseSent(ref(), CLUSTER, 'd1', [res('a', '1')], []);
+    registry.responseSent(ref(), CLUSTER, 'd1', [res('b', '1')], []);
+    registry.ack(ref(), CLUSTER, 'd1');
+    expect(view(CLUSTER)?.map((r) => [r.name, r.status])).toEqual([['a', 'ACKED'], ['b', 'REQUESTED']]);
+    registry.ack(ref(), CLUSTER, 'd1');
+    expect(view(CLUSTER)?.map((r) => [r.name, r.status])).toEqual([['a', 'ACKED'], ['b', 'ACKED']]);
+  });
+
+  it('a SotW response supersedes the one before it: only the latest can be answered', () => {
+    const { registry, view } = setup();
+    registry.responseSent(ref(), LISTENER, 'v1', [res('a', '1')]);
+    registry.responseSent(ref(), LISTENER, 'v2', [res('a', '2')]);
+    registry.ack(ref(), LISTENER, 'v1'); // the stream ignores a stale nonce; no such ACK reaches a type's latest response
+    expect(view()?.[0]).toMatchObject({ version: '2', status: 'REQUESTED' });
+    registry.ack(ref(), LISTENER, 'v2');
+    expect(view()?.[0]).toMatchObject({ version: '2', status: 'ACKED' });
+  });
+
   it("never keeps a Secret's content", () => {
     const { registry } = setup();
     registry.responseSent(ref(), SECRET, 's1', [res('shop/tmdb/token/credential', 'h1')]);

@@ -6,6 +6,7 @@
 // from its own publication.
 import type { Snapshot } from '../cache/snapshot.ts';
 import type { StreamRef, XdsObserver } from '../server/observer.ts';
+import { InFlight } from '../server/status/in-flight.ts';
 import { isTypeUrl, SHORT_NAME, type TypeUrl } from '../xds/type-urls.ts';
 
 export interface PublishedVersions {
@@ -19,25 +20,18 @@ export interface SecondsHistogram {
 
 interface StreamState {
   openedAt: number;
-  /** Per type: the responses in flight, version → the served snapshot's version of the type they were built from. */
-  inflight: Map<TypeUrl, Map<string, string>>;
+  /** Per type: the responses in flight, each with the served snapshot's version of the type it was built from. */
+  inflight: Map<TypeUrl, InFlight<string>>;
   /** Per type: the publication last measured, so a repeated ACK of it counts once. */
   measured: Map<TypeUrl, number>;
 }
-
-const MAX_INFLIGHT = 16;
 
 export function convergenceObserver(cache: PublishedVersions, histogram: SecondsHistogram, now: () => number = () => performance.now()): XdsObserver {
   const streams = new Map<number, StreamState>();
   const answered = (s: StreamRef, type: string, version: string): { st: StreamState; type: TypeUrl; from: string } | undefined => {
     const st = streams.get(s.streamId);
-    const flights = isTypeUrl(type) ? st?.inflight.get(type) : undefined;
-    const from = flights?.get(version);
-    if (!st || !flights || from === undefined || !isTypeUrl(type)) return undefined;
-    for (const [v] of flights) {
-      flights.delete(v);
-      if (v === version) break;
-    }
+    const from = isTypeUrl(type) ? st?.inflight.get(type)?.answered(version) : undefined;
+    if (!st || from === undefined || !isTypeUrl(type)) return undefined;
     return { st, type, from };
   };
   return {
@@ -47,15 +41,13 @@ export function convergenceObserver(cache: PublishedVersions, histogram: Seconds
     streamClosed(s) {
       streams.delete(s.streamId);
     },
-    responseSent(s, type, version) {
+    responseSent(s, type, version, _resources, removed) {
       const st = streams.get(s.streamId);
       const from = isTypeUrl(type) ? cache.served(s.group)?.types[type].version : undefined;
       if (!st || !isTypeUrl(type) || from === undefined) return;
       let flights = st.inflight.get(type);
-      if (!flights) st.inflight.set(type, (flights = new Map()));
-      flights.delete(version);
-      flights.set(version, from);
-      if (flights.size > MAX_INFLIGHT) flights.delete(flights.keys().next().value ?? '');
+      if (!flights) st.inflight.set(type, (flights = new InFlight()));
+      flights.sent(version, from, removed === undefined);
     },
     ack(s, type, version) {
       const a = answered(s, type, version);

@@ -15,6 +15,7 @@ import type { NackOutcome } from '../../cache/snapshot-cache.ts';
 import { SECRET } from '../../xds/type-urls.ts';
 import type { NodeInfo } from '../node.ts';
 import type { SentResource, StreamRef, XdsObserver } from '../observer.ts';
+import { InFlight } from './in-flight.ts';
 
 export type ResourceStatus = 'REQUESTED' | 'ACKED' | 'NACKED';
 
@@ -63,8 +64,7 @@ interface TypeState {
   sent: string;
   acked?: string;
   rejected?: { version: string; message: string; at: Date };
-  /** Responses not answered yet, by version, oldest first. */
-  inflight: Map<string, Flight>;
+  inflight: InFlight<Flight>;
   /** The next response is the fallback after this Envoy's NACK. */
   rollbackNext: boolean;
   resources: Map<string, ResourceView>;
@@ -75,9 +75,6 @@ interface StreamState {
   connectedAt: Date;
   types: Map<string, TypeState>;
 }
-
-/** Responses kept per type while unanswered: SotW has one in flight, Delta a few at most. */
-const MAX_INFLIGHT = 16;
 
 export class ClientStatusRegistry implements XdsObserver {
   readonly #streams = new Map<number, StreamState>();
@@ -123,12 +120,10 @@ export class ClientStatusRegistry implements XdsObserver {
     const stream = this.#streams.get(s.streamId);
     if (!stream) return;
     let t = stream.types.get(typeUrl);
-    if (!t) stream.types.set(typeUrl, (t = { sent: version, inflight: new Map(), rollbackNext: false, resources: new Map() }));
+    if (!t) stream.types.set(typeUrl, (t = { sent: version, inflight: new InFlight(), rollbackNext: false, resources: new Map() }));
     t.sent = version;
-    t.inflight.delete(version);
-    t.inflight.set(version, { resources, removed, rollback: t.rollbackNext });
+    t.inflight.sent(version, { resources, removed, rollback: t.rollbackNext }, removed === undefined);
     t.rollbackNext = false;
-    if (t.inflight.size > MAX_INFLIGHT) t.inflight.delete(t.inflight.keys().next().value ?? '');
     const now = this.#now();
     for (const r of resources) {
       const known = t.resources.get(r.name);
@@ -146,7 +141,7 @@ export class ClientStatusRegistry implements XdsObserver {
 
   ack(s: StreamRef, typeUrl: string, version: string): void {
     const t = this.#streams.get(s.streamId)?.types.get(typeUrl);
-    const flight = t && this.#answered(t, version);
+    const flight = t?.inflight.answered(version);
     if (!t || !flight) return;
     t.acked = version;
     if (!flight.rollback) t.rejected = undefined;
@@ -177,22 +172,11 @@ export class ClientStatusRegistry implements XdsObserver {
     const now = this.#now();
     t.rejected = { version, message, at: now };
     if (outcome === 'rolled-back') t.rollbackNext = true;
-    const flight = this.#answered(t, version);
+    const flight = t.inflight.answered(version);
     for (const r of flight?.resources ?? []) {
       const known = t.resources.get(r.name);
       if (known?.version !== r.version || known.status === 'ACKED') continue;
       t.resources.set(r.name, { ...known, status: 'NACKED', error: { message, responseVersion: version, at: now }, updatedAt: now });
     }
-  }
-
-  /** The response this ACK or NACK answers; it and every older one are no longer in flight. */
-  #answered(t: TypeState, version: string): Flight | undefined {
-    const flight = t.inflight.get(version);
-    if (!flight) return undefined;
-    for (const [v] of t.inflight) {
-      t.inflight.delete(v);
-      if (v === version) break;
-    }
-    return flight;
   }
 }
