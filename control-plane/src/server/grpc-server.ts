@@ -3,9 +3,9 @@
 import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { CertificateFiles } from '../tls/certificate-files.ts';
-import protobuf from 'protobufjs';
 import { ADS_SERVICE, adsImplementation } from './ads-service.ts';
 import { authenticator, type AuthMode } from './auth/authenticator.ts';
 import { guarded, operatorCheck } from './auth/operator.ts';

@@ -18,7 +18,7 @@ interface DescribedRoot {
 }
 
 /** The files of a root's packages. */
-export function rootDescriptors(root: protobuf.Root): IFileDescriptorProto[] {
+function rootDescriptors(root: protobuf.Root): IFileDescriptorProto[] {
   return (root as unknown as DescribedRoot).toDescriptor('proto3').file;
 }
 
