@@ -157,6 +157,10 @@ describe('CSDS', () => {
     expect(await ids([{ node_id: { exact: 'nobody' } }, { node_id: { prefix: 'guarded-' } }])).toEqual([envoy.name]);
     expect(await ids([{ node_metadatas: [{ path: [{ key: 'namespace' }], value: { string_match: { exact: 'safe' } } }] }])).toEqual([envoy.name]);
     expect(await ids([{ node_metadatas: [{ path: [{ key: 'namespace' }], value: { string_match: { exact: 'shop' } } }] }])).toEqual([]);
+    // exclude_resource_contents: the statuses without the resources.
+    const bare = (await fetchStatus('{"exclude_resource_contents":true}')).config?.[0]?.genericXdsConfigs ?? [];
+    expect(bare.length).toBeGreaterThan(0);
+    expect(bare.filter((c) => c.xdsConfig !== undefined || c.clientStatus !== 'ACKED')).toEqual([]);
     const bad = await grpcurl(OPERATOR, '-d', '{"node_matchers":[{"node_id":{"safe_regex":{"regex":"(a)\\\\1"}}}]}', `127.0.0.1:${cp.xdsPort}`, `${CSDS}/FetchClientStatus`);
     expect(bad.code).not.toBe(0);
     expect(bad.stderr).toContain('Code: InvalidArgument');
