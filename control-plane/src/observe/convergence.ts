@@ -41,13 +41,13 @@ export function convergenceObserver(cache: PublishedVersions, histogram: Seconds
     streamClosed(s) {
       streams.delete(s.streamId);
     },
-    responseSent(s, type, version, _resources, removed) {
+    responseSent(s, type, version, _resources, delta) {
       const st = streams.get(s.streamId);
       const from = isTypeUrl(type) ? cache.served(s.group)?.types[type].version : undefined;
       if (!st || !isTypeUrl(type) || from === undefined) return;
       let flights = st.inflight.get(type);
       if (!flights) st.inflight.set(type, (flights = new InFlight()));
-      flights.sent(version, from, removed === undefined);
+      flights.sent(version, from, delta === undefined);
     },
     ack(s, type, version) {
       const a = answered(s, type, version);

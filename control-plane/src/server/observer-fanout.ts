@@ -7,7 +7,7 @@ export function fanOut(...observers: XdsObserver[]): XdsObserver {
     streamOpened: (s) => { for (const o of observers) o.streamOpened(s); },
     streamClosed: (s, reason) => { for (const o of observers) o.streamClosed(s, reason); },
     streamRefused: (r) => { for (const o of observers) o.streamRefused(r); },
-    responseSent: (s, type, version, resources, removed) => { for (const o of observers) o.responseSent(s, type, version, resources, removed); },
+    responseSent: (s, type, version, resources, delta) => { for (const o of observers) o.responseSent(s, type, version, resources, delta); },
     ack: (s, type, version) => { for (const o of observers) o.ack(s, type, version); },
     nack: (s, type, version, message, origins, outcome) => { for (const o of observers) o.nack(s, type, version, message, origins, outcome); },
     staleNonce: (s, type) => { for (const o of observers) o.staleNonce(s, type); },

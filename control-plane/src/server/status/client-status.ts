@@ -5,8 +5,9 @@
 // Rules:
 // - a resource a response adds or changes is REQUESTED until that response is ACKed (then ACKED)
 //   or NACKed (then NACKED, with Envoy's message); a resource it repeats unchanged stays ACKED;
-// - once a SotW response is ACKed, what it left out is gone (a SotW response is the whole state
-//   of its type); a Delta response removes exactly its `removed` names;
+// - a response is reported with the type's whole state once the Envoy applies it (SotW: what it
+//   carries; Delta: what the Envoy had, changed by it), so once it is ACKed what it lacks is gone;
+// - a SotW response supersedes the one before it; Delta responses are answered one by one;
 // - a NACK stays visible: when the group falls back to its last accepted version ('rolled-back'),
 //   the NACKED resources stay listed (with the version that was rejected) through the fallback,
 //   until a later config is ACKed or the resource is accepted;
@@ -14,7 +15,7 @@
 import type { NackOutcome } from '../../cache/snapshot-cache.ts';
 import { SECRET } from '../../xds/type-urls.ts';
 import type { NodeInfo } from '../node.ts';
-import type { SentResource, StreamRef, XdsObserver } from '../observer.ts';
+import type { DeltaChange, SentResource, StreamRef, XdsObserver } from '../observer.ts';
 import { InFlight } from './in-flight.ts';
 
 export type ResourceStatus = 'REQUESTED' | 'ACKED' | 'NACKED';
@@ -54,8 +55,8 @@ export interface ClientView {
 }
 
 interface Flight {
+  /** The type's resources once the Envoy applies the response. */
   resources: readonly SentResource[];
-  removed: readonly string[] | undefined;
   /** Sent right after this Envoy's NACK made the group fall back to its last accepted version. */
   rollback: boolean;
 }
@@ -116,23 +117,26 @@ export class ClientStatusRegistry implements XdsObserver {
   staleNonce(): void {}
   unknownType(): void {}
 
-  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], removed?: readonly string[]): void {
+  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], delta?: DeltaChange): void {
     const stream = this.#streams.get(s.streamId);
     if (!stream) return;
     let t = stream.types.get(typeUrl);
     if (!t) stream.types.set(typeUrl, (t = { sent: version, inflight: new InFlight(), rollbackNext: false, resources: new Map() }));
     t.sent = version;
-    t.inflight.sent(version, { resources, removed, rollback: t.rollbackNext }, removed === undefined);
+    t.inflight.sent(version, { resources, rollback: t.rollbackNext }, delta === undefined);
     t.rollbackNext = false;
+    const onWire = new Map((delta?.sent ?? []).map((r) => [r.name, r]));
     const now = this.#now();
     for (const r of resources) {
       const known = t.resources.get(r.name);
       if (known?.status === 'ACKED' && known.version === r.version) continue;
+      const wire = onWire.get(r.name);
+      const any = r.any ?? (wire?.version === r.version ? wire.any : undefined) ?? (known?.version === r.version ? known.any : undefined);
       t.resources.set(r.name, {
         typeUrl,
         name: r.name,
         version: r.version,
-        ...(r.any && typeUrl !== SECRET ? { any: r.any } : {}),
+        ...(any && typeUrl !== SECRET ? { any } : {}),
         status: 'REQUESTED',
         updatedAt: now,
       });
@@ -146,24 +150,16 @@ export class ClientStatusRegistry implements XdsObserver {
     t.acked = version;
     if (!flight.rollback) t.rejected = undefined;
     const now = this.#now();
-    const sent = new Set<string>();
+    const listed = new Set<string>();
     for (const r of flight.resources) {
-      sent.add(r.name);
+      listed.add(r.name);
       const known = t.resources.get(r.name);
       if (known?.version !== r.version || known.status === 'ACKED') continue;
       const { error: _cleared, ...rest } = known;
       t.resources.set(r.name, { ...rest, status: 'ACKED', updatedAt: now });
     }
     // The fallback leaves the rejected resources out; they stay listed as NACKED until a later config.
-    const keep = (v: ResourceView) => flight.rollback && v.status === 'NACKED';
-    if (flight.removed) {
-      for (const name of flight.removed) {
-        const v = t.resources.get(name);
-        if (v && !keep(v)) t.resources.delete(name);
-      }
-    } else {
-      for (const [name, v] of t.resources) if (!sent.has(name) && !keep(v)) t.resources.delete(name);
-    }
+    for (const [name, v] of t.resources) if (!listed.has(name) && !(flight.rollback && v.status === 'NACKED')) t.resources.delete(name);
   }
 
   nack(s: StreamRef, typeUrl: string, version: string, message: string, _origins: readonly string[], outcome: NackOutcome): void {
