@@ -9,8 +9,9 @@
 //   carries; Delta: what the Envoy had, changed by it), so once it is ACKed what it lacks is gone;
 // - a SotW response supersedes the one before it; Delta responses are answered one by one;
 // - a NACK stays visible: when the group falls back to its last accepted version ('rolled-back'),
-//   the NACKED resources stay listed (with the version that was rejected) through the fallback,
-//   until a later config is ACKed or the resource is accepted;
+//   a rejected resource the fallback does not carry (a new one) stays listed as NACKED, with the
+//   version that was rejected, until a later config is ACKed; one it carries is ACKED again at its
+//   accepted version (its error cleared by that successful update, as CSDS defines error_state);
 // - a Secret's content is never kept (SDS resources are listed by name and version only).
 import type { NackOutcome } from '../../cache/snapshot-cache.ts';
 import { SECRET } from '../../xds/type-urls.ts';
