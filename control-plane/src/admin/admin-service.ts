@@ -13,9 +13,9 @@ import { DryRunError, type DryRunner } from './dry-runner.ts';
 import type { ManifestInput } from './manifest-set.ts';
 import { validationReport } from './validate.ts';
 
-export const ADMIN_PROTOS_DIR = fileURLToPath(new URL('../../../protos/', import.meta.url));
-export const ADMIN_PROTO = 'xds_ambassador/admin/v1/admin.proto';
-export const ADMIN_SERVICE_NAME = 'xds_ambassador.admin.v1.AdminService';
+const ADMIN_PROTOS_DIR = fileURLToPath(new URL('../../../protos/', import.meta.url));
+const ADMIN_PROTO = 'xds_ambassador/admin/v1/admin.proto';
+const ADMIN_SERVICE_NAME = 'xds_ambassador.admin.v1.AdminService';
 
 export interface AdminState {
   ambassadors(): AmbassadorEntry[];

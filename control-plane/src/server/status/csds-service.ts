@@ -14,7 +14,7 @@ import type { NodeInfo } from '../node.ts';
 import type { ClientStatusRegistry, ClientView, ResourceStatus, ResourceView } from './client-status.ts';
 import { compileNodeMatchers, MatcherError, type NodeMatcherMessage } from './node-matcher.ts';
 
-export const CSDS_SERVICE_NAME = 'envoy.service.status.v3.ClientStatusDiscoveryService';
+const CSDS_SERVICE_NAME = 'envoy.service.status.v3.ClientStatusDiscoveryService';
 
 const identity = (b: Buffer): Buffer => b;
 const toBuffer = (b: Uint8Array): Buffer => Buffer.from(b.buffer, b.byteOffset, b.byteLength);

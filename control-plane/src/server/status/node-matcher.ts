@@ -119,7 +119,7 @@ function compileValue(m: ValueMatcherMessage, at: string): Test {
   return (v) => any.some((t) => t(v));
 }
 
-export function compileString(m: StringMatcherMessage, at: string): (s: string) => boolean {
+function compileString(m: StringMatcherMessage, at: string): (s: string) => boolean {
   const set = (['exact', 'prefix', 'suffix', 'safe_regex', 'contains', 'custom'] as const).filter((k) => m[k] !== undefined && m[k] !== null);
   if (set.length !== 1) throw new MatcherError(`${at}: exactly one of exact, prefix, suffix, safe_regex, contains is required${set.length > 1 ? ` (found ${set.join(', ')})` : ''}`);
   const fold = m.ignore_case === true ? (s: string) => s.toLowerCase() : (s: string) => s;
