@@ -1,5 +1,8 @@
 // The pipeline, wired: source → model → translate → cache → server, plus observe.
 import os from 'node:os';
+import { adminService } from './admin/admin-service.ts';
+import { listAmbassadors } from './admin/ambassadors.ts';
+import { DryRunner } from './admin/dry-runner.ts';
 import { consistencyProblems } from './cache/consistency.ts';
 import { encodeResource } from './cache/encode.ts';
 import { SnapshotCache, type HeldGroup } from './cache/snapshot-cache.ts';
@@ -14,9 +17,11 @@ import type { ConfigStatusSink } from './observe/config-status.ts';
 import { startHttpServer } from './observe/http.ts';
 import type { Logger } from './observe/log.ts';
 import { Metrics } from './observe/metrics.ts';
+import { convergenceObserver } from './observe/convergence.ts';
 import { xdsObserver } from './observe/xds-observer.ts';
 import type { AuthMode } from './server/auth/authenticator.ts';
 import { startXdsServer, type XdsLimits, type XdsServer } from './server/grpc-server.ts';
+import { fanOut } from './server/observer-fanout.ts';
 import type { CertificateFiles } from './tls/certificate-files.ts';
 import type { ConfigMapObject, Source, SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
@@ -38,6 +43,8 @@ export interface ControlPlaneOptions {
   exposeDebug?: boolean;
   /** Where config status also goes (Kubernetes Events); logs and /debug/status always have it. */
   status?: ConfigStatusSink;
+  /** Identities ("namespace/serviceAccount") that may call CSDS and the admin API. */
+  operators?: readonly string[];
 }
 
 export interface RunningControlPlane {
@@ -85,6 +92,9 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   let buildFailure: string | undefined;
   let xds: XdsServer | undefined;
   let owners = new Map<string, string>();
+  /** Group → the ConfigMap configuring it, or claiming it while invalid (for the admin API). */
+  let configMaps = new Map<string, string>();
+  let errorsByConfigMap = new Map<string, string[]>();
 
   // Nothing a source delivers may stop the next delivery from being built: an exception here (a
   // bug; per-ConfigMap problems are errors on that ConfigMap) leaves every group as it was.
@@ -135,6 +145,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       if (list.some((f) => !reported.has(f.text))) o.status?.rejected(configMap, list.map((f) => f.text));
     }
     reported = new Set(errors);
+    errorsByConfigMap = new Map([...Map.groupBy(formatted, (f) => f.object)].map(([cm, list]) => [cm, list.map((f) => f.text)]));
+    configMaps = new Map([...[...model.held].map(([key, h]) => [key, h.configMap] as const), ...[...model.ambassadors].map(([key, m]) => [key, m.configMap] as const)]);
     status = { errors, sourceProblems: state.problems.map((p) => p.message) }; // each message starts with its origin
     metrics.configErrors.set(errors.length + state.problems.length);
     metrics.groups.set(model.ambassadors.size);
@@ -190,10 +202,22 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     return snapshot;
   };
 
+  const dryRunner = new DryRunner();
+  const admin = adminService({
+    ambassadors: () => listAmbassadors({
+      groups: cache.status(),
+      held: cache.held(),
+      configMaps,
+      errors: errorsByConfigMap,
+      clients: xds?.clientStatus.clients() ?? [],
+    }),
+  }, dryRunner);
   xds = await startXdsServer({
     root,
     cache,
-    observer: xdsObserver(log, metrics, (g) => cache.groupNames().includes(g), o.status),
+    observer: fanOut(xdsObserver(log, metrics, (g) => cache.groupNames().includes(g), o.status), convergenceObserver(cache, metrics.convergence)),
+    operators: o.operators ?? [],
+    operatorServices: [admin],
     controlPlaneId: `xds-ambassador@${os.hostname()}`,
     address: o.xdsAddress,
     port: o.xdsPort,
@@ -222,7 +246,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     parse: (cm) => parser.parse(cm),
     async stop() {
       await o.source.stop();
-      await Promise.all([xds?.stop(), http.close(), parser.close()]);
+      await Promise.all([xds?.stop(), http.close(), parser.close(), dryRunner.close()]);
     },
   };
 }

@@ -53,7 +53,7 @@ describe('grpcurl against serve', () => {
 
   it('lists the services through server reflection, with no proto files', async () => {
     const services = (await grpcurl(`127.0.0.1:${cp.xdsPort}`, 'list')).trim().split('\n');
-    expect(services).toEqual(['envoy.service.discovery.v3.AggregatedDiscoveryService', 'grpc.health.v1.Health']);
+    expect(services).toEqual(['envoy.service.discovery.v3.AggregatedDiscoveryService', 'envoy.service.status.v3.ClientStatusDiscoveryService', 'grpc.health.v1.Health', 'xds_ambassador.admin.v1.AdminService']);
   });
 
   it('describes the ADS service and its messages', async () => {

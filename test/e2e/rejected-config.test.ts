@@ -101,7 +101,9 @@ it("reports a config Envoy rejects with Envoy's own message, and the last accept
   // The group went back to its last accepted snapshot.
   expect(group?.served).toBe(good);
 
-  // Our log names the node, the ConfigMap and Envoy's message.
+  // Our log names the node, the ConfigMap and Envoy's message. (The line was written before the
+  // status changed, but the pipe it comes through may be read after the status request's answer.)
+  await waitUntil(async () => cp.proc.output().slice(mark).includes('"envoy_error"'), 2000, 'the NACK log line');
   const log = cp.proc.output().slice(mark);
   const nackLine = log.split('\n').find((l) => l.includes('"envoy_error"'));
   expect(nackLine).toBeDefined();

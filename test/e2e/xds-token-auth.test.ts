@@ -4,12 +4,15 @@
 // projects it) and gets its namespace's config; a token replaced in the file is used by the next
 // stream without restarting Envoy. Tried as an attacker: another namespace, another Pod's node id,
 // another audience, an expired token and no token are refused before any resource is sent, and a
-// refused client's NACK changes nothing.
+// refused client's NACK changes nothing. The operator tools (CSDS) answer an operator's token and
+// refuse the Envoy's.
 import * as grpc from '@grpc/grpc-js';
+import { execFile } from 'node:child_process';
 import { createSign } from 'node:crypto';
 import { mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstream.ts';
 import type { XdsCredentials } from '../../control-plane/src/demo/xds-credentials.ts';
@@ -18,12 +21,14 @@ import { openAds, type AdsNodeOptions, type AdsSession } from '../helpers/ads-cl
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { configMap, get, requestLoop, startAmbassador, startServe, waitUntil, xdsCredentials, type ServeProcess } from '../helpers/scenario.ts';
+import { REPO_ROOT, configMap, get, requestLoop, startAmbassador, startServe, waitUntil, xdsCredentials, type ServeProcess } from '../helpers/scenario.ts';
 import { startKubeApiServer, type KubeApiServer } from '../kube/apiserver.ts';
 import { deployRbacKubeconfig } from '../kube/deploy-rbac.ts';
 import { kubeJson } from '../kube/rest.ts';
 
 const AUDIENCE = 'xds-ambassador';
+const run = promisify(execFile);
+const GRPCURL = join(REPO_ROOT, '.tools', 'bin', 'grpcurl');
 let kube: KubeApiServer;
 let creds: XdsCredentials;
 let cp: ServeProcess;
@@ -209,5 +214,35 @@ describe('xDS with ServiceAccount tokens', () => {
     const ok = await open(node, await podToken());
     ok.request({ typeUrl: CLUSTER });
     expect((await ok.next(CLUSTER, 10_000)).resources.length).toBeGreaterThan(0);
+  });
+
+  it("opens CSDS to the operator's ServiceAccount token (serve's default --operator), not to the Envoy's Pod token", async () => {
+    await apply('apiVersion: v1\nkind: Namespace\nmetadata: {name: xds-system}\n---\napiVersion: v1\nkind: ServiceAccount\nmetadata: {name: operator, namespace: xds-system}\n');
+    // As `kubectl -n xds-system create token operator --audience xds-ambassador` makes it: bound to nothing.
+    const r = await create('/api/v1/namespaces/xds-system/serviceaccounts/operator/token', { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { audiences: [AUDIENCE], expirationSeconds: 600 } });
+    const operatorToken = (r as unknown as { status: { token: string } }).status.token;
+    const csds = (token: string) => run(GRPCURL, ['-cacert', creds.caFile, '-servername', 'localhost', '-H', `authorization: Bearer ${token}`, '-d', '{}', `127.0.0.1:${cp.xdsPort}`, 'envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus'])
+      .then((x) => ({ code: 0, stdout: x.stdout, stderr: x.stderr }), (e: { code: number; stdout: string; stderr: string }) => e);
+    await waitUntil(async () => (await connected()) === 1, 10_000, 'the Envoy connected');
+    // The earlier tests' raw clients go: the Envoy's is then the only stream.
+    for (const s of sessions.splice(0)) s.close();
+    type Status = { config: { node: { id: string; userAgentName: string }; genericXdsConfigs: { clientStatus: string }[] }[] };
+    let status: Status = { config: [] };
+    await waitUntil(async () => {
+      const ok = await csds(operatorToken);
+      expect(ok.stderr).toBe('');
+      status = JSON.parse(ok.stdout) as Status;
+      return status.config.length === 1;
+    }, 10_000, 'CSDS to list the Envoy alone');
+    expect(status.config[0]?.node).toMatchObject({ id: 'orders-1', userAgentName: 'envoy' });
+    const statuses = status.config[0]?.genericXdsConfigs.map((c) => c.clientStatus) ?? [];
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((x) => x !== 'ACKED')).toEqual([]);
+    const envoyToken = await csds(await podToken());
+    expect(envoyToken.code).toBe(64 + grpc.status.PERMISSION_DENIED);
+    expect(envoyToken.stderr).toContain('shop/a is not an operator');
+    const none = await run(GRPCURL, ['-cacert', creds.caFile, '-servername', 'localhost', '-d', '{}', `127.0.0.1:${cp.xdsPort}`, 'envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus'])
+      .then(() => undefined, (e: { code: number; stderr: string }) => e);
+    expect(none?.code).toBe(64 + grpc.status.UNAUTHENTICATED);
   });
 });

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validatePaths } from '../../control-plane/src/cli/validate.ts';
+import { validatePaths } from '../../control-plane/src/admin/validate.ts';
 import { buildDescriptorSet, MOVIES_SERVICE } from '../../control-plane/src/demo/descriptor-set.ts';
 import { makePki, type Pki } from '../../control-plane/src/demo/pki.ts';
 import { MAX_BODY_BYTES, startAdmissionWebhook, WEBHOOK_PATH, type AdmissionWebhook } from '../../control-plane/src/kubernetes/admission-webhook.ts';

@@ -21,6 +21,8 @@ interface GroupState {
   acked: Set<TypeUrl>;
   lastGood?: Snapshot;
   rejected?: Rejection;
+  /** When each type of `latest` got its current version (performance.now() ms): its publication. */
+  publishedAt: Record<TypeUrl, number>;
 }
 
 type Entry = GroupState | { kind: 'held'; reason: string };
@@ -92,13 +94,16 @@ export class SnapshotCache {
    * rejected) changes nothing. */
   set(group: string, snapshot: Snapshot): void {
     const st = this.groups.get(group);
+    const now = performance.now();
     if (st?.kind !== 'snapshot') {
-      this.groups.set(group, { kind: 'snapshot', latest: snapshot, served: snapshot, acked: new Set() });
+      const publishedAt = Object.fromEntries(PUSH_ORDER.map((t) => [t, now])) as Record<TypeUrl, number>;
+      this.groups.set(group, { kind: 'snapshot', latest: snapshot, served: snapshot, acked: new Set(), publishedAt });
       this.notify(group);
       this.heldChanged();
       return;
     }
     if (st.latest.version === snapshot.version) return;
+    for (const t of PUSH_ORDER) if (st.latest.types[t].version !== snapshot.types[t].version) st.publishedAt[t] = now;
     st.latest = snapshot;
     st.rejected = undefined;
     if (st.served.version === snapshot.version) return;
@@ -154,6 +159,13 @@ export class SnapshotCache {
   latest(group: string): Snapshot | undefined {
     const st = this.groups.get(group);
     return st?.kind === 'snapshot' ? st.latest : undefined;
+  }
+
+  /** The version of a type the pipeline last published for the Envoys of this group (its own, or
+   * its base group's for an environment without one), and when; undefined while held or unknown. */
+  published(group: string, type: TypeUrl): { version: string; at: number } | undefined {
+    const st = this.state(group);
+    return st && { version: st.latest.types[type].version, at: st.publishedAt[type] };
   }
 
   subscribe(group: string, nodeId: string, onChange: () => void): Subscription {

@@ -2,6 +2,7 @@
 import { startControlPlane } from '../control-plane.ts';
 import { DEFAULT_TOKEN_AUDIENCE, TokenReviewVerifier } from '../kubernetes/token-verifier.ts';
 import { KubeEventRecorder } from '../observe/kube-events.ts';
+import { DEFAULT_OPERATORS, operatorIdentityProblem } from '../server/auth/operator.ts';
 import { createLogger } from '../observe/log.ts';
 import { DirectorySource } from '../sources/directory.ts';
 import { KubernetesSource } from '../sources/kubernetes.ts';
@@ -39,6 +40,11 @@ xDS security:
   --idle-timeout D        close a connection with no stream, or an unfinished TLS handshake, after D (default 60s)
   --send-timeout D        close a stream whose client has not read a response for D (default 30s)
 
+Operator services (CSDS, the admin API) on the xDS port:
+  --operator NS/SA        an identity (certificate or token, as for Envoys) that may call them; repeat for
+                          several (default xds-system/operator). Every other identity, every Envoy's
+                          included, gets PERMISSION_DENIED. With --insecure: loopback callers only.
+
 Ports:
   --xds-port N            gRPC port for ADS, health and reflection (default 18000; 0 picks a free one)
   --bind-address IP       address of the xDS and webhook ports (default 0.0.0.0)
@@ -71,6 +77,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     'idle-timeout': { type: 'string', default: '60s' },
     'send-timeout': { type: 'string', default: '30s' },
     'webhook-port': { type: 'string' },
+    operator: { type: 'string', multiple: true, default: [] },
     'log-level': { type: 'string' },
   });
   if ((values['config-dir'] === undefined) === !values.kubernetes) {
@@ -80,6 +87,11 @@ export async function serveCommand(args: string[]): Promise<number> {
     throw new UsageError('--kubeconfig, --namespace and --token-audience go with --kubernetes');
   }
   if (values.kubernetes && values['deletion-grace'] !== undefined) throw new UsageError('--deletion-grace goes with --config-dir');
+  if (values.insecure && values.operator.length > 0) throw new UsageError('--operator names identities, which --insecure does not have: with --insecure, CSDS and the admin API answer loopback callers only');
+  for (const id of values.operator) {
+    const problem = operatorIdentityProblem(id);
+    if (problem) throw new UsageError(`--operator: ${problem}`);
+  }
   const deletionGraceMs = values['deletion-grace'] === undefined ? undefined : durationFlag('deletion-grace', values['deletion-grace'], { zero: true });
   const logger = createLogger(values['log-level']);
   const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
@@ -108,6 +120,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     httpAddress: bindAddressFlag('http-bind-address', values['http-bind-address']),
     httpPort: portFlag('http-port', values['http-port'], 19000),
     exposeDebug: values['expose-debug'],
+    operators: values.operator.length > 0 ? values.operator : DEFAULT_OPERATORS,
   });
   const webhook = values['webhook-port'] !== undefined && security.tls
     ? await startWebhook(portFlag('webhook-port', values['webhook-port'], 0), xdsAddress, security.tls, cp, logger).catch(async (e: unknown) => {

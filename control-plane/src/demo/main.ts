@@ -23,7 +23,8 @@ async function main(): Promise<void> {
   }
   const creds = await sup.startControlPlane(EXAMPLES, PORTS);
   const operator = await creds.client('xds-system', 'operator');
-  const grpcurl = `${path.join(ROOT, '.tools/bin/grpcurl')} -cacert ${creds.caFile} -cert ${operator.certFile} -key ${operator.keyFile} 127.0.0.1:${PORTS.xds}`;
+  const grpcurlTls = `${path.join(ROOT, '.tools/bin/grpcurl')} -cacert ${creds.caFile} -cert ${operator.certFile} -key ${operator.keyFile}`;
+  const grpcurl = `${grpcurlTls} 127.0.0.1:${PORTS.xds}`;
 
   await sup.startEnvoy(path.join(workDir, 'envoy-bootstrap.json'), { nodeId: 'demo-app-1', ambassador: 'movies', namespace: 'demo', serviceAccount: 'movies', xdsAddress: `127.0.0.1:${PORTS.xds}`, adminPort: PORTS.admin });
 
@@ -43,10 +44,13 @@ printed here and Envoy keeps the last good config.
   curl -s localhost:${PORTS.http}/debug/status                    # versions, errors, rejections
   curl -s localhost:${PORTS.admin}/config_dump | less              # what Envoy applied
 
-The xDS port is TLS and asks for a client certificate; an operator's, from the demo's throwaway CA:
+The xDS port is TLS and asks for a client certificate; an operator's, from the demo's throwaway CA
+(CSDS shows what the Envoy has; ListAmbassadors versions, errors and Envoys):
 
   ${grpcurl} list
   ${grpcurl} grpc.health.v1.Health/Check
+  ${grpcurlTls} -d '{}' 127.0.0.1:${PORTS.xds} envoy.service.status.v3.ClientStatusDiscoveryService/FetchClientStatus
+  ${grpcurl} xds_ambassador.admin.v1.AdminService/ListAmbassadors
 
 Ctrl-C stops everything.
 `);

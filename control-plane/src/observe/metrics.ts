@@ -15,6 +15,14 @@ export class Metrics {
   readonly snapshots = new client.Counter({ name: 'xds_ambassador_snapshots_total', help: 'Snapshots published', registers: [this.registry] });
   readonly groups = new client.Gauge({ name: 'xds_ambassador_groups', help: 'Node groups with a snapshot', registers: [this.registry] });
   readonly heldGroups = new client.Gauge({ name: 'xds_ambassador_held_groups', help: 'Node groups whose Envoys (some or all) get no response and keep the config they have (see /debug/status "held")', registers: [this.registry] });
+  /** `type` is one of CDS, EDS, SDS, LDS, RDS: bounded. */
+  readonly convergence = new client.Histogram({
+    name: 'xds_ambassador_proxy_convergence_seconds',
+    help: 'Time from the publication of a new version of a type for a group to each connected Envoy\'s ACK of it, by type (like Istio\'s pilot_proxy_convergence_time)',
+    labelNames: ['type'],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly buildSeconds = new client.Histogram({ name: 'xds_ambassador_build_seconds', help: 'Time from a source change to published snapshots', buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1], registers: [this.registry] });
 
   constructor() {

@@ -1,17 +1,20 @@
-// The gRPC server: ADS, grpc.health.v1 and server reflection (so grpcurl needs no proto files).
+// The gRPC server: ADS, grpc.health.v1, server reflection (so grpcurl needs no proto files), and
+// the operator services (CSDS, the admin API), which only operator identities may call.
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
-import type protobuf from 'protobufjs';
+import protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { CertificateFiles } from '../tls/certificate-files.ts';
-import { protoIncludeDirs } from '../xds/protos.ts';
 import { ADS_SERVICE, adsImplementation } from './ads-service.ts';
 import { authenticator, type AuthMode } from './auth/authenticator.ts';
+import { guarded, operatorCheck } from './auth/operator.ts';
+import { CSDS_SERVICE, csdsImplementation } from './status/csds-service.ts';
+import { ClientStatusRegistry } from './status/client-status.ts';
+import { fanOut } from './observer-fanout.ts';
 import { tlsServerCredentials } from './tls-credentials.ts';
 import type { XdsObserver } from './observer.ts';
-import { reflectableDescriptors } from './reflection-descriptors.ts';
+import { reflectionDefinition } from './reflection-descriptors.ts';
 
 export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -26,6 +29,18 @@ export interface XdsServerOptions {
   tls?: CertificateFiles;
   auth: AuthMode;
   limits?: Partial<XdsLimits>;
+  /** Identities ("namespace/serviceAccount") that may call the operator services; default none
+   * (with auth "insecure": loopback callers). */
+  operators?: readonly string[];
+  /** More operator services (the admin API), with their definitions for reflection. */
+  operatorServices?: readonly OperatorService[];
+}
+
+export interface OperatorService {
+  definition: grpc.ServiceDefinition;
+  implementation: grpc.UntypedServiceImplementation;
+  /** Its .proto files, for reflection. */
+  protos: protobuf.Root;
 }
 
 export interface XdsLimits {
@@ -41,6 +56,8 @@ const MAX_STREAMS_PER_CONNECTION = 32;
 
 export interface XdsServer {
   port: number;
+  /** What every connected Envoy has (what CSDS reports). */
+  clientStatus: ClientStatusRegistry;
   setServing(serving: boolean): void;
   stop(): Promise<void>;
 }
@@ -58,20 +75,25 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
     'grpc.max_connection_idle_ms': limits.idleTimeoutMs,
     'grpc.max_concurrent_streams': MAX_STREAMS_PER_CONNECTION,
   });
+  const clientStatus = new ClientStatusRegistry();
   const ads = adsImplementation({
-    root: o.root, cache: o.cache, observer: o.observer, controlPlaneId: o.controlPlaneId,
+    root: o.root, cache: o.cache, observer: fanOut(o.observer, clientStatus), controlPlaneId: o.controlPlaneId,
     authenticate: authenticator(o.auth), sendTimeoutMs: limits.sendTimeoutMs,
   });
   server.addService(ADS_SERVICE, ads.impl);
+  const operator = operatorCheck(authenticator(o.auth), o.auth.kind === 'insecure', o.operators ?? []);
+  server.addService(CSDS_SERVICE, guarded(CSDS_SERVICE, csdsImplementation(o.root, clientStatus), operator));
+  for (const s of o.operatorServices ?? []) server.addService(s.definition, guarded(s.definition, s.implementation, operator));
 
   const health = new HealthImplementation({ '': 'NOT_SERVING', [ADS_SERVICE_NAME]: 'NOT_SERVING' });
   health.addToServer(server);
 
-  const reflected = protoLoader.loadSync(['envoy/service/discovery/v3/ads.proto', healthProtoPath], {
-    includeDirs: protoIncludeDirs(),
-    keepCase: true,
-  });
-  new ReflectionService(reflectableDescriptors(reflected)).addToServer(server);
+  // Every type of the Envoy API the server uses, so that grpcurl can also print the resources CSDS
+  // returns (their google.protobuf.Any): described from the root already loaded (parsing it all
+  // again with proto-loader took about 1 s). It goes first: its google.protobuf is the complete one.
+  const healthRoot = new protobuf.Root();
+  healthRoot.loadSync(healthProtoPath);
+  new ReflectionService(reflectionDefinition([o.root, healthRoot, ...(o.operatorServices ?? []).map((s) => s.protos)])).addToServer(server);
 
   const host = o.address.includes(':') ? `[${o.address}]` : o.address;
   const credentials = o.tls
@@ -82,6 +104,7 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
 
   return {
     port,
+    clientStatus,
     setServing(serving) {
       const status = serving ? 'SERVING' : 'NOT_SERVING';
       health.setStatus('', status);

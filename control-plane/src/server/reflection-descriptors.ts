@@ -1,24 +1,33 @@
-// @grpc/proto-loader hands reflection one synthetic file per package, built by protobufjs, which
-// protoreflect-based clients such as grpcurl cannot use as is:
+// What server reflection serves, made from protobufjs roots (Root.toDescriptor): one synthetic file
+// per package, which protoreflect-based clients such as grpcurl cannot use as is:
 // - a map field's entry message is named "Field" instead of protoc's "FieldEntry";
 // - the files list no dependencies, so a client cannot resolve types from other packages.
 // This rewrites those descriptors: entries renamed, type references fully qualified, and each
 // file's dependencies derived from the types it references, protobufjs' extension mirrors dropped,
-// message ranges made end-exclusive, and proto2 files marked as such.
+// and proto2 files marked as such. (@grpc/proto-loader's own protobufjs 7 also made message ranges
+// end-inclusive; protobufjs 8, used here, makes them end-exclusive as they should be.)
 import type { PackageDefinition } from '@grpc/proto-loader';
+import type protobuf from 'protobufjs';
 import descriptor from 'protobufjs/ext/descriptor.js';
 import type { IDescriptorProto, IFieldDescriptorProto, IFileDescriptorProto } from 'protobufjs/ext/descriptor.js';
 
 const { FileDescriptorProto } = descriptor;
 
-export function reflectableDescriptors(def: PackageDefinition): PackageDefinition {
+interface DescribedRoot {
+  toDescriptor(syntax: string): { file: IFileDescriptorProto[] };
+}
+
+/** The files of a root's packages. */
+function rootDescriptors(root: protobuf.Root): IFileDescriptorProto[] {
+  return (root as unknown as DescribedRoot).toDescriptor('proto3').file;
+}
+
+/** For ReflectionService: the given roots' files, the first of each name kept (put the root with
+ * the most complete google.protobuf first). */
+export function reflectionDefinition(roots: readonly protobuf.Root[]): PackageDefinition {
   const files = new Map<string, IFileDescriptorProto>();
-  for (const value of Object.values(def)) {
-    if (!('fileDescriptorProtos' in value) || !Array.isArray(value.fileDescriptorProtos)) continue;
-    for (const bin of value.fileDescriptorProtos as Buffer[]) {
-      const f = FileDescriptorProto.decode(bin) as IFileDescriptorProto;
-      if (f.name && !files.has(f.name)) files.set(f.name, f);
-    }
+  for (const root of roots) {
+    for (const f of rootDescriptors(root)) if (f.name && !files.has(f.name)) files.set(f.name, f);
   }
   // Fully qualified symbol (".pkg.Msg.Nested") → the file that defines it.
   const owner = new Map<string, string>();
@@ -65,8 +74,6 @@ export function reflectableDescriptors(def: PackageDefinition): PackageDefinitio
         // dotted name; the extension is declared in its own file, and the mirror makes import cycles.
         m.field = (m.field ?? []).filter((field) => !field.name?.startsWith('.'));
         renameMapEntries(m);
-        // protobufjs keeps ranges inclusive; a message's descriptor ranges end exclusively.
-        for (const r of [...(m.extensionRange ?? []), ...(m.reservedRange ?? [])]) if (typeof r.end === 'number') r.end += 1;
         fields(here, m.field);
         fields(here, m.extension);
         visit(here, m.nestedType);
@@ -90,12 +97,8 @@ export function reflectableDescriptors(def: PackageDefinition): PackageDefinitio
     if (usesProto2(f.messageType)) f.syntax = 'proto2';
     encoded.set(name, Buffer.from(FileDescriptorProto.encode(f).finish()));
   }
-  const all = [...encoded.values()];
-  const result: PackageDefinition = {};
-  for (const [name, value] of Object.entries(def)) {
-    result[name] = 'fileDescriptorProtos' in value ? { ...value, fileDescriptorProtos: all } as typeof value : value;
-  }
-  return result;
+  // ReflectionService reads only each entry's files: one entry (of the simplest shape) carries them all.
+  return { descriptors: { format: 'Protocol Buffer 3 EnumDescriptorProto', type: {}, fileDescriptorProtos: [...encoded.values()] } };
 }
 
 function renameMapEntries(m: IDescriptorProto): void {

@@ -285,6 +285,6 @@ export class SotwStream {
       resources: resources.map((r) => r.any),
       controlPlane: this.deps.controlPlaneId,
     }));
-    this.deps.observer.responseSent(this.ref, type, version, resources.map((r) => ({ name: r.name, version: r.hash })));
+    this.deps.observer.responseSent(this.ref, type, version, resources.map((r) => ({ name: r.name, version: r.hash, any: r.any })));
   }
 }

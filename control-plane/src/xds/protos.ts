@@ -19,6 +19,7 @@ export function protoIncludeDirs(): string[] {
 /** Every proto file whose messages we encode or decode. */
 const PROTO_FILES = [
   'envoy/service/discovery/v3/ads.proto',
+  'envoy/service/status/v3/csds.proto',
   'envoy/config/listener/v3/listener.proto',
   'envoy/config/route/v3/route.proto',
   'envoy/config/cluster/v3/cluster.proto',
