@@ -17,8 +17,11 @@ export interface XdsObserver {
   /** A stream was refused (unauthenticated, not allowed, or a malformed node) before any response. */
   streamRefused(r: Refusal): void;
   /** A response went out: its version (SotW version_info, or Delta's system_version_info) and
-   * each resource in it with its own version (the content hash), for status (CSDS) and logs. */
-  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[]): void;
+   * each resource in it with its own version (the content hash), for status (CSDS) and logs.
+   * A State-of-the-World response is the whole type: `removed` is undefined. A Delta response is a
+   * change: `removed` (possibly empty) lists the names it deletes, and the Envoy keeps the
+   * resources it had that are in neither list. */
+  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], removed?: readonly string[]): void;
   ack(s: StreamRef, typeUrl: string, version: string): void;
   nack(s: StreamRef, typeUrl: string, version: string, message: string, origins: readonly string[], outcome: NackOutcome): void;
   staleNonce(s: StreamRef, typeUrl: string): void;
