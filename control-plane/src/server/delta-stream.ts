@@ -13,7 +13,9 @@
 //   initial_resource_versions says which version it has; a subscribed name that does not exist
 //   is answered in removed_resources, and so is a name unsubscribed under the wildcard that the
 //   wildcard does not cover;
-// - the first request of CDS/LDS is answered even when nothing is to be sent: Envoy waits for it;
+// - the first request of a type is answered even when nothing is to be sent: Envoy waits for a
+//   CDS and an LDS response to initialize, and after a reconnect its ACK tells the cache (and
+//   status) that it has the served version;
 // - one response per type awaits its ACK (no error_detail) or NACK (error_detail), told by the
 //   nonce; a request echoing another nonce is stale as an ACK/NACK, but its subscription changes
 //   apply (unlike State-of-the-World);
@@ -78,7 +80,8 @@ interface TypeState {
   /** Names the next response must mention even if they do not exist: subscribed, or unsubscribed
    * under the wildcard. */
   owed: Set<string>;
-  /** The first request of a wildcard type: answered even with nothing in it. */
+  /** The first request of the type: answered even with nothing in it (Envoy waits for a CDS and
+   * an LDS response to initialize; after a reconnect, the ACK confirms what it has to the cache). */
   fresh: boolean;
   inFlight?: InFlight;
   /** The latest response was NACKed; it was built from this version of the served type. */
@@ -109,7 +112,7 @@ export class DeltaStream {
   handle(req: DeltaDiscoveryRequest): void {
     if (this.closed) return;
     if (!this.ref) {
-      const opened = openStream(this.id, this.deps, req.node, 'DeltaDiscoveryRequest', () => this.pushAll());
+      const opened = openStream(this.id, 'delta', this.deps, req.node, () => this.pushAll());
       if (!opened) return;
       this.ref = opened.ref;
       this.sub = opened.sub;
@@ -173,7 +176,7 @@ export class DeltaStream {
   private subscribe(type: TypeUrl, st: TypeState, req: DeltaDiscoveryRequest, first: boolean): void {
     const wildcardType = WILDCARD_TYPES.has(type);
     if (first) {
-      st.fresh = wildcardType;
+      st.fresh = true;
       // The legacy wildcard: a first request that names nothing.
       if (req.resource_names_subscribe.length === 0 && req.resource_names_unsubscribe.length === 0) st.wildcard = wildcardType;
     }
@@ -349,6 +352,9 @@ export class DeltaStream {
       removed,
       controlPlane: this.deps.controlPlaneId,
     }));
-    this.deps.observer.responseSent(this.ref, type, version, resources.map((r) => ({ name: r.name, version: r.hash })), removed);
+    this.deps.observer.responseSent(this.ref, type, version, [...after].map(([name, v]) => ({ name, version: v })), {
+      sent: resources.map((r) => ({ name: r.name, version: r.hash })),
+      removed,
+    });
   }
 }

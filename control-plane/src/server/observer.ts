@@ -9,6 +9,8 @@ export interface StreamRef {
   group: string;
   /** Who the client proved to be, e.g. "shop/orders (certificate)". */
   client: string;
+  /** StreamAggregatedResources (State-of-the-World) or DeltaAggregatedResources (incremental). */
+  protocol: 'sotw' | 'delta';
 }
 
 export interface XdsObserver {
@@ -16,12 +18,12 @@ export interface XdsObserver {
   streamClosed(s: StreamRef, reason: string): void;
   /** A stream was refused (unauthenticated, not allowed, or a malformed node) before any response. */
   streamRefused(r: Refusal): void;
-  /** A response went out: its version (SotW version_info, or Delta's system_version_info) and
-   * each resource in it with its own version (the content hash), for status (CSDS) and logs.
-   * A State-of-the-World response is the whole type: `removed` is undefined. A Delta response is a
-   * change: `removed` (possibly empty) lists the names it deletes, and the Envoy keeps the
-   * resources it had that are in neither list. */
-  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], removed?: readonly string[]): void;
+  /** A response went out: its version (SotW version_info, or Delta's system_version_info) and the
+   * resources of the type as the Envoy has them once it applies it, each with its own version (the
+   * content hash), for status (CSDS) and logs. A State-of-the-World response is exactly that list.
+   * A Delta response is a change to what the Envoy had: `delta` says what went on the wire (the
+   * resources sent, the names removed; both possibly empty). */
+  responseSent(s: StreamRef, typeUrl: string, version: string, resources: readonly SentResource[], delta?: DeltaChange): void;
   ack(s: StreamRef, typeUrl: string, version: string): void;
   nack(s: StreamRef, typeUrl: string, version: string, message: string, origins: readonly string[], outcome: NackOutcome): void;
   staleNonce(s: StreamRef, typeUrl: string): void;
@@ -40,4 +42,9 @@ export interface Refusal {
 export interface SentResource {
   name: string;
   version: string;
+}
+
+export interface DeltaChange {
+  sent: readonly SentResource[];
+  removed: readonly string[];
 }

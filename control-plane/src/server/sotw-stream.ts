@@ -75,7 +75,7 @@ export class SotwStream {
   handle(req: DiscoveryRequest): void {
     if (this.closed) return;
     if (!this.ref) {
-      const opened = openStream(this.id, this.deps, req.node, 'DiscoveryRequest', () => this.pushAll());
+      const opened = openStream(this.id, 'sotw', this.deps, req.node, () => this.pushAll());
       if (!opened) return;
       this.ref = opened.ref;
       this.sub = opened.sub;

@@ -8,9 +8,10 @@ import type { StreamRef } from './observer.ts';
 import type { StreamDeps } from './stream-deps.ts';
 
 /** The stream's reference and cache subscription, or undefined once it has been refused. */
-export function openStream(streamId: number, deps: StreamDeps, node: NodeInfo | undefined, requestName: string, onChange: () => void): { ref: StreamRef; sub: Subscription } | undefined {
+export function openStream(streamId: number, protocol: StreamRef['protocol'], deps: StreamDeps, node: NodeInfo | undefined, onChange: () => void): { ref: StreamRef; sub: Subscription } | undefined {
   if (!node) {
-    deps.refuse({ ok: false, reason: 'bad_node', message: `the first ${requestName} of a stream must carry the node` });
+    const request = protocol === 'delta' ? 'DeltaDiscoveryRequest' : 'DiscoveryRequest';
+    deps.refuse({ ok: false, reason: 'bad_node', message: `the first ${request} of a stream must carry the node` });
     return undefined;
   }
   const g = nodeGroup(node);
@@ -25,7 +26,7 @@ export function openStream(streamId: number, deps: StreamDeps, node: NodeInfo | 
   }
   const who = deps.identity;
   const client = who.method === 'insecure' ? 'unauthenticated (--insecure)' : `${who.namespace}/${who.serviceAccount} (${who.method})`;
-  const ref: StreamRef = { streamId, node, group: groupKey(g.group), client };
+  const ref: StreamRef = { streamId, node, group: groupKey(g.group), client, protocol };
   deps.observer.streamOpened(ref);
   return { ref, sub: deps.cache.subscribe(ref.group, node.id, onChange) };
 }
