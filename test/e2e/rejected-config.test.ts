@@ -101,9 +101,11 @@ it("reports a config Envoy rejects with Envoy's own message, and the last accept
   // The group went back to its last accepted snapshot.
   expect(group?.served).toBe(good);
 
-  // Our log names the node, the ConfigMap and Envoy's message.
-  const log = cp.proc.output().slice(mark);
-  const nackLine = log.split('\n').find((l) => l.includes('"envoy_error"'));
+  // Our log names the node, the ConfigMap and Envoy's message. (Logs are written asynchronously:
+  // the line may reach us a moment after the status shows the NACK.)
+  const nackLineNow = () => cp.proc.output().slice(mark).split('\n').find((l) => l.includes('"envoy_error"'));
+  await waitUntil(async () => nackLineNow() !== undefined, 2000, 'the NACK logged');
+  const nackLine = nackLineNow();
   expect(nackLine).toBeDefined();
   expect(nackLine).toContain(`"node":"${envoy.name}"`);
   expect(nackLine).toContain('ConfigMap safe/guarded');
