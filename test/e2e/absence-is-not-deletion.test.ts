@@ -1,8 +1,9 @@
 // Nothing the control plane did not see happen empties an Envoy. With real Envoys and a steady
 // request loop (failed requests counted: zero): a file deleted and written back, a two-ConfigMap file
 // rewritten in two writes, a newcomer ConfigMap claiming a served ambassador, and control plane
-// restarts while the only file is invalid and while the folder is empty.
-import { appendFile, mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
+// restarts with the config unchanged (a Delta Envoy is sent none of what it has), while the only
+// file is invalid and while the folder is empty.
+import { appendFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -10,7 +11,7 @@ import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstr
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePorts } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { configMap, get, requestLoop, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess, type StatusBody } from '../helpers/scenario.ts';
+import { configMap, get, requestLoop, startAmbassador, startControlPlaneProcess, waitUntil, XDS_MODE, type ControlPlaneProcess, type StatusBody } from '../helpers/scenario.ts';
 
 interface HeldStatus extends StatusBody {
   held: { group: string; reason: string; nodes: string[] }[];
@@ -143,6 +144,48 @@ describe('ownership is stable', () => {
 });
 
 describe('a control plane restart empties no Envoy', () => {
+  it(`with the config unchanged: every Envoy accepts the same versions again, ${XDS_MODE === 'delta' ? 'and is sent none of the resources it has' : 'sent all of them again'}; an edit of one endpoint then sends ${XDS_MODE === 'delta' ? 'one resource' : 'the whole EDS type'}`, async () => {
+    const resourcesSent = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${cp.httpPort}/metrics`)).text();
+      return [...text.matchAll(/^xds_ambassador_resources_sent_total\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    const groups = ['default/alpha', 'default/beta', 'default/orders'];
+    const allAccepted = async () => {
+      const s = await status();
+      return groups.every((g) => { const x = s.groups.find((y) => y.group === g); return x !== undefined && x.lastGood === x.latest; });
+    };
+    const versionsBefore = (await status()).groups.map((g) => [g.group, g.latest]);
+    const loop = requestLoop(ordersPort, 'v1');
+    let afterRestart: number;
+    const current = await readFile(join(dir, 'orders.yaml'), 'utf8');
+    try {
+      await restartControlPlane();
+      await Promise.all([orders, alpha, beta].map(reconnected));
+      // Accepted from the new process: in Delta by the ACK of an empty answer per type.
+      await waitUntil(allAccepted, 10_000, 'every group accepted again from the new control plane');
+      expect((await status()).groups.map((g) => [g.group, g.latest])).toEqual(versionsBefore);
+      afterRestart = await resourcesSent();
+
+      // One more endpoint for v2 of orders (not the upstream its traffic goes to): one ClusterLoadAssignment changes.
+      await cp.write('orders.yaml', current.replace(`["127.0.0.1:${v2.port}"]`, `["127.0.0.1:${v2.port}", "127.0.0.2:${v2.port}"]`));
+      await orders.waitFor(async () => JSON.stringify(await orders.configDump(undefined, { includeEds: true })).includes('127.0.0.2'), 2000, 'the new endpoint applied');
+      await waitUntil(allAccepted, 5000, 'the edit accepted');
+    } finally {
+      await loop.stop();
+    }
+    const forTheEdit = await resourcesSent() - afterRestart;
+    if (XDS_MODE === 'delta') {
+      expect(afterRestart).toBe(0);
+      expect(forTheEdit).toBe(1);
+    } else {
+      // Each Envoy's whole config (2 clusters, 2 endpoint assignments, a listener, a route) at least.
+      expect(afterRestart).toBeGreaterThanOrEqual(3 * 6);
+      expect(forTheEdit).toBe(2);
+    }
+    expect(loop.failures).toEqual([]);
+    await cp.write('orders.yaml', current);
+  });
+
   it('while the ambassador\'s only file is invalid: zero failed requests; the group is held and reported until the file is fixed', async () => {
     await writeFile(join(dir, 'orders.yaml'), ordersManifest('v1').replace('timeout: 5s', 'timeout: soon'));
     await waitUntil(async () => (await status()).errors.length > 0, 2000, 'the error reported');

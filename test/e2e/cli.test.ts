@@ -139,6 +139,26 @@ describe('bootstrap', () => {
     }
   });
 
+  it('writes a Delta (incremental xDS) bootstrap with --delta, which Envoy itself validates; State-of-the-World without it', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'xds-bootstrap-'));
+    try {
+      const creds = await xdsCredentials();
+      const me = await creds.client('shop', 'orders');
+      const common = ['--node-id', 'orders-1', '--ambassador', 'orders', '--namespace', 'shop', '--xds-ca', creds.caFile, '--xds-client-cert', me.certFile, '--xds-client-key', me.keyFile];
+      expect((await cli('bootstrap', ...common, '--delta', '--output-dir', join(dir, 'delta'))).code).toBe(0);
+      expect((await cli('bootstrap', ...common, '--output-dir', join(dir, 'sotw'))).code).toBe(0);
+      const apiType = async (d: string) => /api_type: (\w+)/.exec(await readFile(join(dir, d, 'envoy.yaml'), 'utf8'))?.[1];
+      expect(await apiType('delta')).toBe('DELTA_GRPC');
+      expect(await apiType('sotw')).toBe('GRPC');
+      await envoyValidates(join(dir, 'delta', 'envoy.yaml'));
+      const plain = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--insecure', '--delta');
+      expect(plain.stdout).toContain('api_type: DELTA_GRPC');
+      expect((await cli('bootstrap', '--help')).stdout).toContain('--delta');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
   it('asks how the sidecar proves its identity', async () => {
     const none = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b');
     expect(none.code).toBe(2);

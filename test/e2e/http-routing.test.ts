@@ -4,7 +4,7 @@ import { startUpstream, type Upstream } from '../../control-plane/src/demo/upstr
 import type { EnvoyHandle } from '../helpers/envoy.ts';
 import { freePort } from '../helpers/ports.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil, type ControlPlaneProcess } from '../helpers/scenario.ts';
+import { configMap, get, startAmbassador, startControlPlaneProcess, waitUntil, XDS_MODE, type ControlPlaneProcess } from '../helpers/scenario.ts';
 
 let v1: Upstream;
 let v2: Upstream;
@@ -46,6 +46,12 @@ afterAll(async () => {
 });
 
 describe('HTTP ambassador', () => {
+  it(`speaks the ADS protocol of this run (${XDS_MODE}: the e2e files run once per protocol)`, () => {
+    const opened = cp.proc.output().split('\n').filter((l) => l.includes('"ADS stream opened"') && l.includes(`"node":"${envoy.name}"`));
+    expect(opened.length).toBeGreaterThan(0);
+    for (const line of opened) expect(JSON.parse(line)).toMatchObject({ protocol: XDS_MODE });
+  });
+
   it('routes a request through Envoy to the upstream, which sees it', async () => {
     v1.reset();
     const r = await get(port, '/movies/42?lang=en', { 'x-trace': 'abc' });

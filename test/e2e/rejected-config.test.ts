@@ -101,11 +101,11 @@ it("reports a config Envoy rejects with Envoy's own message, and the last accept
   // The group went back to its last accepted snapshot.
   expect(group?.served).toBe(good);
 
-  // Our log names the node, the ConfigMap and Envoy's message. (The line was written before the
-  // status changed, but the pipe it comes through may be read after the status request's answer.)
-  await waitUntil(async () => cp.proc.output().slice(mark).includes('"envoy_error"'), 2000, 'the NACK log line');
-  const log = cp.proc.output().slice(mark);
-  const nackLine = log.split('\n').find((l) => l.includes('"envoy_error"'));
+  // Our log names the node, the ConfigMap and Envoy's message. (Logs are written asynchronously:
+  // the line may reach us a moment after the status shows the NACK.)
+  const nackLineNow = () => cp.proc.output().slice(mark).split('\n').find((l) => l.includes('"envoy_error"'));
+  await waitUntil(async () => nackLineNow() !== undefined, 2000, 'the NACK logged');
+  const nackLine = nackLineNow();
   expect(nackLine).toBeDefined();
   expect(nackLine).toContain(`"node":"${envoy.name}"`);
   expect(nackLine).toContain('ConfigMap safe/guarded');

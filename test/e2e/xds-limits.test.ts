@@ -1,7 +1,8 @@
 // What one client can cost the control plane, tried against the real CLI's `serve`: a client that
 // stops reading but keeps asking (and ACKing guessed nonces) holds at most one response in the
-// server's memory and is cut off after --send-timeout; connections that never finish a TLS
-// handshake, or never open a stream, are closed after --idle-timeout.
+// server's memory and is cut off after --send-timeout, over State-of-the-World and Delta streams
+// alike; connections that never finish a TLS handshake, or never open a stream, are closed after
+// --idle-timeout.
 import http2 from 'node:http2';
 import net from 'node:net';
 import tls from 'node:tls';
@@ -24,7 +25,14 @@ const RSS_GROWTH_LIMIT_MB = 100;
 
 let cp: ControlPlaneProcess;
 let creds: XdsCredentials;
-let requestType: protobuf.Type;
+
+/** Half the attackers speak each protocol. */
+type Protocol = 'sotw' | 'delta';
+const PATH: Record<Protocol, string> = {
+  sotw: '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources',
+  delta: '/envoy.service.discovery.v3.AggregatedDiscoveryService/DeltaAggregatedResources',
+};
+const messages: Partial<Record<Protocol, { request: protobuf.Type; response: protobuf.Type }>> = {};
 
 const ROUTE_NAME = 'shop/big/api';
 
@@ -45,7 +53,9 @@ upstreams:
 
 beforeAll(async () => {
   creds = await xdsCredentials();
-  requestType = (await xdsRoot()).lookupType('envoy.service.discovery.v3.DiscoveryRequest');
+  const root = await xdsRoot();
+  messages.sotw = { request: root.lookupType('envoy.service.discovery.v3.DiscoveryRequest'), response: root.lookupType('envoy.service.discovery.v3.DiscoveryResponse') };
+  messages.delta = { request: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryRequest'), response: root.lookupType('envoy.service.discovery.v3.DeltaDiscoveryResponse') };
   cp = await startControlPlaneProcess({ 'big.yaml': configMap({ name: 'big', namespace: 'shop', config: bigConfig() }) }, {
     extraArgs: ['--send-timeout', `${SEND_TIMEOUT_S}s`, '--idle-timeout', `${IDLE_TIMEOUT_S}s`],
   });
@@ -63,7 +73,8 @@ async function metric(name: string): Promise<number> {
   return line === undefined ? NaN : Number(line.slice(name.length + 1));
 }
 
-function grpcFrame(msg: Record<string, unknown>): Buffer {
+function grpcFrame(protocol: Protocol, msg: Record<string, unknown>): Buffer {
+  const requestType = messages[protocol]!.request;
   const body = requestType.encode(requestType.fromObject(msg)).finish();
   const frame = Buffer.alloc(5 + body.length);
   frame.writeUInt32BE(body.length, 1);
@@ -71,30 +82,62 @@ function grpcFrame(msg: Record<string, unknown>): Buffer {
   return frame;
 }
 
+/** What a client asks next, having read a response of this type: ACK it, and subscribe to what
+ * follows (LDS after CDS, the routes after LDS), as Envoy does. */
+function answer(protocol: Protocol, r: { type: string; version?: string; nonce?: string }): Record<string, unknown>[] {
+  if (protocol === 'sotw') {
+    const names: Record<string, string[]> = { [CLUSTER]: [], [LISTENER]: [], [ROUTE]: [ROUTE_NAME] };
+    return [
+      { type_url: r.type, version_info: r.version, response_nonce: r.nonce, resource_names: names[r.type] ?? [] },
+      ...(r.type === CLUSTER ? [{ type_url: LISTENER }] : []),
+      ...(r.type === LISTENER ? [{ type_url: ROUTE, resource_names: [ROUTE_NAME] }] : []),
+    ];
+  }
+  return [
+    { type_url: r.type, response_nonce: r.nonce },
+    ...(r.type === CLUSTER ? [{ type_url: LISTENER }] : []),
+    ...(r.type === LISTENER ? [{ type_url: ROUTE, resource_names_subscribe: [ROUTE_NAME] }] : []),
+  ];
+}
+
+/** Requests that would each make a server send something (answered even when nothing changed, or
+ * resent), with ACKs of guessed nonces (the old scheme's `<stream>-<n>`). */
+function pressure(protocol: Protocol, i: number, round: number): Record<string, unknown>[] {
+  if (protocol === 'sotw') {
+    return [
+      ...[CLUSTER, LISTENER, ROUTE].map((type) => ({ type_url: type, version_info: 'v', response_nonce: `${i + 1}-${round}`, resource_names: type === ROUTE ? [ROUTE_NAME] : [] })),
+      { type_url: ROUTE, resource_names: [ROUTE_NAME] },
+    ];
+  }
+  return [
+    ...[CLUSTER, LISTENER, ROUTE].map((type) => ({ type_url: type, response_nonce: `${i + 1}-${round}` })),
+    // A name subscribed again is sent again: the client may have forgotten it.
+    { type_url: ROUTE, resource_names_subscribe: [ROUTE_NAME] },
+  ];
+}
+
 /** A raw HTTP/2 ADS stream with a valid client certificate: it behaves until it has the (large)
  * RouteConfiguration, ACKs everything, and then never reads another byte. */
-async function nonReader(i: number, responseType: protobuf.Type): Promise<{ session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream; closed: Promise<void> }> {
+async function nonReader(i: number, protocol: Protocol): Promise<{ session: http2.ClientHttp2Session; stream: http2.ClientHttp2Stream; closed: Promise<void> }> {
+  const responseType = messages[protocol]!.response;
   const me = await creds.client('shop', 'default');
   const [ca, cert, key] = await Promise.all([readFile(creds.caFile), readFile(me.certFile), readFile(me.keyFile)]);
   const session = http2.connect(`https://127.0.0.1:${cp.xdsPort}`, { ca, cert, key, servername: 'localhost' });
   session.on('error', () => {});
-  const stream = session.request({ ':method': 'POST', ':path': '/envoy.service.discovery.v3.AggregatedDiscoveryService/StreamAggregatedResources', 'content-type': 'application/grpc', te: 'trailers' });
+  const stream = session.request({ ':method': 'POST', ':path': PATH[protocol], 'content-type': 'application/grpc', te: 'trailers' });
   stream.on('error', () => {});
   const closed = new Promise<void>((resolve) => stream.once('close', () => resolve()));
-  const node = { id: `greedy-${i}`, cluster: 'big', metadata: { fields: { namespace: { stringValue: 'shop' } } } };
-  const names: Record<string, string[]> = { [CLUSTER]: [], [LISTENER]: [], [ROUTE]: [ROUTE_NAME] };
+  const node = { id: `greedy-${protocol}-${i}`, cluster: 'big', metadata: { fields: { namespace: { stringValue: 'shop' } } } };
   let pending = Buffer.alloc(0);
   await new Promise<void>((resolve, reject) => {
     const onData = (chunk: Buffer) => {
       pending = Buffer.concat([pending, chunk]);
       while (pending.length >= 5 && pending.length >= 5 + pending.readUInt32BE(1)) {
         const len = pending.readUInt32BE(1);
-        const r = responseType.toObject(responseType.decode(pending.subarray(5, 5 + len))) as { version_info?: string; nonce?: string; type_url?: string };
+        const r = responseType.toObject(responseType.decode(pending.subarray(5, 5 + len))) as { version_info?: string; system_version_info?: string; nonce?: string; type_url?: string };
         pending = pending.subarray(5 + len);
         const type = r.type_url ?? '';
-        stream.write(grpcFrame({ type_url: type, version_info: r.version_info, response_nonce: r.nonce, resource_names: names[type] ?? [] }));
-        if (type === CLUSTER) stream.write(grpcFrame({ type_url: LISTENER }));
-        if (type === LISTENER) stream.write(grpcFrame({ type_url: ROUTE, resource_names: [ROUTE_NAME] }));
+        for (const msg of answer(protocol, { type, version: r.version_info, nonce: r.nonce })) stream.write(grpcFrame(protocol, msg));
         if (type === ROUTE) {
           stream.off('data', onData);
           stream.pause(); // and never resumed: the flow-control window fills and stays full
@@ -103,8 +146,8 @@ async function nonReader(i: number, responseType: protobuf.Type): Promise<{ sess
       }
     };
     stream.on('data', onData);
-    stream.once('close', () => reject(new Error(`attacker ${i}: the stream closed before the routes arrived`)));
-    stream.write(grpcFrame({ node, type_url: CLUSTER }));
+    stream.once('close', () => reject(new Error(`attacker ${protocol} ${i}: the stream closed before the routes arrived`)));
+    stream.write(grpcFrame(protocol, { node, type_url: CLUSTER }));
   });
   return { session, stream, closed };
 }
@@ -112,13 +155,13 @@ async function nonReader(i: number, responseType: protobuf.Type): Promise<{ sess
 describe('a client that stops reading', () => {
   it(`costs at most one response of memory and is closed after --send-timeout (RSS growth under ${RSS_GROWTH_LIMIT_MB} MB with ${ATTACKERS} such streams)`, async () => {
     const pid = cp.proc.pid;
-    const responseType = (await xdsRoot()).lookupType('envoy.service.discovery.v3.DiscoveryResponse');
     // One edit first, so that the baseline already includes the heap a rebuild of this config needs.
     const served = async () => (await cp.status()).groups.find((g) => g.group === 'shop/big')?.served;
     const first = await served();
     await cp.write('big.yaml', configMap({ name: 'big', namespace: 'shop', config: bigConfig(1) }));
     await waitUntil(async () => (await served()) !== first, 20_000, 'the warm-up edit served');
-    const attackers = await Promise.all(Array.from({ length: ATTACKERS }, (_, i) => nonReader(i, responseType)));
+    const protocolOf = (i: number): Protocol => (i % 2 === 0 ? 'sotw' : 'delta');
+    const attackers = await Promise.all(Array.from({ length: ATTACKERS }, (_, i) => nonReader(i, protocolOf(i))));
     const baseline = await rssMb(pid);
     let peak = baseline;
     // A new RouteConfiguration: every attacker has ACKed the last one, so each is sent this one,
@@ -130,12 +173,7 @@ describe('a client that stops reading', () => {
       round++;
       for (const [i, a] of attackers.entries()) {
         if (a.stream.closed) continue;
-        // ACKs of the nonces the old scheme would have used (`<stream>-<n>`), and fresh requests,
-        // which a server answers even when nothing changed.
-        for (const type of [CLUSTER, LISTENER, ROUTE]) {
-          a.stream.write(grpcFrame({ type_url: type, version_info: 'v', response_nonce: `${i + 1}-${round}`, resource_names: type === ROUTE ? [ROUTE_NAME] : [] }));
-        }
-        a.stream.write(grpcFrame({ type_url: ROUTE, resource_names: [ROUTE_NAME] }));
+        for (const msg of pressure(protocolOf(i), i, round)) a.stream.write(grpcFrame(protocolOf(i), msg));
       }
       peak = Math.max(peak, await rssMb(pid));
       await new Promise((r) => setTimeout(r, 20));

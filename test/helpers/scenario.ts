@@ -145,6 +145,10 @@ export interface AmbassadorOptions {
   env?: Readonly<Record<string, string>>;
 }
 
+/** Which ADS protocol the ambassadors of a test run speak: XDS_MODE=delta (the vitest project
+ * "e2e-delta" sets it) makes every bootstrap of startAmbassador() a Delta one. */
+export const XDS_MODE: 'sotw' | 'delta' = process.env.XDS_MODE === 'delta' ? 'delta' : 'sotw';
+
 /** A real Envoy from our own bootstrap generator, authenticated with a client certificate by default. */
 export async function startAmbassador(o: AmbassadorOptions): Promise<EnvoyHandle> {
   const adminPort = await freePort();
@@ -163,7 +167,7 @@ export async function startAmbassador(o: AmbassadorOptions): Promise<EnvoyHandle
   }
   return startEnvoy({
     name: nodeId,
-    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace, ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort, auth }),
+    bootstrap: buildBootstrap({ nodeId, ambassador: o.ambassador, namespace, ...(o.environment ? { environment: o.environment } : {}), xdsAddress: `127.0.0.1:${o.xdsPort}`, adminPort, auth, delta: XDS_MODE === 'delta' }),
     ...(o.waitUntil ? { waitUntil: o.waitUntil } : {}),
     ...(o.env ? { env: o.env } : {}),
   });

@@ -4,210 +4,28 @@
 // Reference: Envoy's "xDS REST and gRPC protocol" document (docs/root/api-docs/xds_protocol.rst).
 import * as grpc from '@grpc/grpc-js';
 import { service as healthService } from 'grpc-health-check';
-import type protobuf from 'protobufjs';
-import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { consistencyProblems } from '../../control-plane/src/cache/consistency.ts';
 import { encodeResource } from '../../control-plane/src/cache/encode.ts';
-import { SnapshotCache } from '../../control-plane/src/cache/snapshot-cache.ts';
-import type { NackOutcome } from '../../control-plane/src/cache/snapshot-cache.ts';
 import { buildSnapshot } from '../../control-plane/src/cache/snapshot.ts';
-import type { Snapshot } from '../../control-plane/src/cache/snapshot.ts';
 import { parseConfigMap } from '../../control-plane/src/model/parse-configmap.ts';
-import { ADS_SERVICE_NAME, startXdsServer } from '../../control-plane/src/server/grpc-server.ts';
-import type { XdsServer } from '../../control-plane/src/server/grpc-server.ts';
-import type { XdsObserver } from '../../control-plane/src/server/observer.ts';
+import { ADS_SERVICE_NAME } from '../../control-plane/src/server/grpc-server.ts';
 import { translateAmbassador } from '../../control-plane/src/translate/ambassador.ts';
-import { groupKey } from '../../control-plane/src/translate/names.ts';
 import type { GroupId } from '../../control-plane/src/translate/names.ts';
-import type { JsonObject, XdsResource } from '../../control-plane/src/translate/types.ts';
-import { xdsRoot } from '../../control-plane/src/xds/protos.ts';
 import { CLUSTER, ENDPOINT, LISTENER, ROUTE } from '../../control-plane/src/xds/type-urls.ts';
-import { openAds } from '../helpers/ads-client.ts';
-import type { AdsNodeOptions, AdsResponse, AdsSession } from '../helpers/ads-client.ts';
+import type { AdsResponse, AdsSession } from '../helpers/ads-client.ts';
+import {
+  at, baseResources, cla, CONTROL_PLANE_ID, dnsCluster, edsCluster, listener, PROCESSED, protocolServer, routeConfig, snap, snapshotBodies, xds,
+  type Fixture,
+} from '../helpers/protocol-fixture.ts';
 
-const CONTROL_PLANE_ID = 'xds-ambassador@ads-protocol-test';
 const QUIET_MS = 100;
-/** How long to wait for the server to have processed a request (an ACK or NACK gets no response:
- * the observer's record is the only sign). Polled, so it costs nothing when the server is quick. */
-const PROCESSED = { timeout: 5000, interval: 10 };
-
-let root: protobuf.Root;
-
-// ---------------------------------------------------------------------------------------------
-// Resources, written by hand so that every test controls exactly what changes between snapshots.
-
-const ADS_SOURCE: JsonObject = { ads: {}, resource_api_version: 'V3' };
-const NO_REFS = { clusters: [], routes: [], secrets: [] };
-
-function edsCluster(name: string, connectTimeoutS = 5): XdsResource {
-  return {
-    type: CLUSTER, name, edsName: name, refs: NO_REFS,
-    body: { name, connect_timeout: { seconds: connectTimeoutS }, type: 'EDS', eds_cluster_config: { eds_config: ADS_SOURCE } },
-  };
-}
-
-function dnsCluster(name: string, host: string, connectTimeoutS = 5): XdsResource {
-  return {
-    type: CLUSTER, name, refs: NO_REFS,
-    body: {
-      name, connect_timeout: { seconds: connectTimeoutS }, type: 'STRICT_DNS',
-      load_assignment: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: host, port_value: 443 } } } }] }] },
-    },
-  };
-}
-
-function cla(name: string, ip: string, port = 80): XdsResource {
-  return {
-    type: ENDPOINT, name, refs: NO_REFS,
-    body: { cluster_name: name, endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: ip, port_value: port } } } }] }] },
-  };
-}
-
-function listener(name: string, port: number, routeName = name): XdsResource {
-  return {
-    type: LISTENER, name, refs: { clusters: [], routes: [routeName], secrets: [] },
-    body: {
-      name,
-      address: { socket_address: { address: '127.0.0.1', port_value: port } },
-      filter_chains: [{
-        filters: [{
-          name: 'envoy.filters.network.http_connection_manager',
-          typed_config: {
-            '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
-            stat_prefix: name,
-            rds: { route_config_name: routeName, config_source: ADS_SOURCE },
-            http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
-          },
-        }],
-      }],
-    },
-  };
-}
-
-function routeConfig(name: string, cluster: string, timeoutS?: number): XdsResource {
-  const route: JsonObject = { cluster };
-  if (timeoutS !== undefined) route.timeout = { seconds: timeoutS };
-  return {
-    type: ROUTE, name, refs: { clusters: [cluster], routes: [], secrets: [] },
-    body: { name, virtual_hosts: [{ name, domains: ['*'], routes: [{ match: { prefix: '/' }, route }] }] },
-  };
-}
-
-function snap(...resources: XdsResource[]): Snapshot {
-  const s = buildSnapshot(resources.map((r) => encodeResource(root, r)), ['test']);
-  expect(consistencyProblems(s), 'the test snapshot itself is consistent').toEqual([]);
-  return s;
-}
-
-/** Listener "web" → route "web" → EDS cluster "a" (10.0.0.1), plus a STRICT_DNS cluster "dns". */
-function baseResources(o: { ip?: string; dnsTimeoutS?: number; port?: number; routeTimeoutS?: number } = {}): XdsResource[] {
-  return [
-    edsCluster('a'), cla('a', o.ip ?? '10.0.0.1'),
-    dnsCluster('dns', 'example.com', o.dnsTimeoutS),
-    listener('web', o.port ?? 8000),
-    routeConfig('web', 'a', o.routeTimeoutS),
-  ];
-}
-
-// ---------------------------------------------------------------------------------------------
-// A recording observer.
-
-type ObserverEvent =
-  | { kind: 'opened' | 'closed'; node: string; group: string }
-  | { kind: 'refused'; node: string; reason: string; message: string }
-  | { kind: 'sent' | 'ack'; node: string; type: string; version: string }
-  | { kind: 'nack'; node: string; type: string; version: string; message: string; outcome: NackOutcome }
-  | { kind: 'stale' | 'unknown'; node: string; type: string };
-
-function recordingObserver(): XdsObserver & { events: ObserverEvent[] } {
-  const events: ObserverEvent[] = [];
-  return {
-    events,
-    streamOpened: (s) => { events.push({ kind: 'opened', node: s.node.id, group: s.group }); },
-    streamClosed: (s) => { events.push({ kind: 'closed', node: s.node.id, group: s.group }); },
-    streamRefused: (r) => { events.push({ kind: 'refused', node: r.nodeId ?? '', reason: r.reason, message: r.message }); },
-    responseSent: (s, type, version) => { events.push({ kind: 'sent', node: s.node.id, type, version }); },
-    ack: (s, type, version) => { events.push({ kind: 'ack', node: s.node.id, type, version }); },
-    nack: (s, type, version, message, _origins, outcome) => { events.push({ kind: 'nack', node: s.node.id, type, version, message, outcome }); },
-    staleNonce: (s, type) => { events.push({ kind: 'stale', node: s.node.id, type }); },
-    unknownType: (s, type) => { events.push({ kind: 'unknown', node: s.node.id, type }); },
-  };
-}
-
-// ---------------------------------------------------------------------------------------------
-// A real server on 127.0.0.1 and a port the kernel picks. Most tests share one synced server, each in
-// its own namespace (so its own node groups); tests about start-up state get a server of their own.
-
-interface Fixture {
-  cache: SnapshotCache;
-  server: XdsServer;
-  /** This test's namespace; its default group is <ns>/orders. */
-  ns: string;
-  group: GroupId;
-  key: string;
-  /** The default node: <ns>-orders-0 of ambassador "orders" in namespace <ns>. */
-  node: AdsNodeOptions;
-  set(snapshot: Snapshot, group?: GroupId): void;
-  /** What the observer recorded about this test's nodes (every node id starts with "<ns>-"). */
-  events(): ObserverEvent[];
-  open(node?: Partial<AdsNodeOptions>): Promise<AdsSession>;
-}
-
-interface Running { cache: SnapshotCache; server: XdsServer; observer: ReturnType<typeof recordingObserver> }
-
-async function startServer(synced: boolean): Promise<Running> {
-  const cache = new SnapshotCache();
-  if (synced) cache.markSynced();
-  const observer = recordingObserver();
-  // The protocol itself, without authentication (test/unit/xds-security.test.ts covers that).
-  const server = await startXdsServer({ root, cache, observer, controlPlaneId: CONTROL_PLANE_ID, address: '127.0.0.1', port: 0, auth: { kind: 'insecure' } });
-  return { cache, server, observer };
-}
-
-let shared: Running;
-beforeAll(async () => {
-  root = await xdsRoot();
-  shared = await startServer(true);
-});
-afterAll(() => shared.server.stop());
-
-const cleanups: (() => Promise<void> | void)[] = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-let testNo = 0;
-async function startFixture(o: { ownServer?: boolean; synced?: boolean } = {}): Promise<Fixture> {
-  let run = shared;
-  if (o.ownServer) {
-    run = await startServer(o.synced ?? true);
-    cleanups.push(() => run.server.stop());
-  }
-  const ns = `t${++testNo}`;
-  const group: GroupId = { namespace: ns, ambassador: 'orders' };
-  const node: AdsNodeOptions = { nodeId: `${ns}-orders-0`, cluster: 'orders', namespace: ns };
-  return {
-    cache: run.cache, server: run.server, ns, group, key: groupKey(group), node,
-    set: (snapshot, g = group) => run.cache.set(groupKey(g), snapshot),
-    events: () => run.observer.events.filter((e) => e.node.startsWith(`${ns}-`)),
-    async open(n = {}) {
-      const s = await openAds(run.server.port, { ...node, ...n });
-      cleanups.push(() => s.close());
-      return s;
-    },
-  };
-}
+const startFixture = protocolServer();
 
 // ---------------------------------------------------------------------------------------------
 // Reading responses.
 
 const names = (r: AdsResponse) => r.resources.map((x) => x.name).sort();
-
-function at(obj: unknown, ...path: (string | number)[]): unknown {
-  let v = obj;
-  for (const p of path) v = v !== null && typeof v === 'object' ? (v as Record<string | number, unknown>)[p] : undefined;
-  return v;
-}
 
 /** The EDS names a CDS response makes an Envoy subscribe to. */
 function edsNamesOf(cds: AdsResponse): string[] {
@@ -249,16 +67,6 @@ async function handshake(s: AdsSession, f: Pick<Fixture, 'events'>): Promise<Han
     for (const r of acked) expect(f.events()).toContainEqual({ kind: 'ack', node: s.nodeId, type: r.typeUrl, version: r.versionInfo });
   }, PROCESSED);
   return h;
-}
-
-/** The resources of a snapshot type, decoded the way the client decodes what it receives. */
-function snapshotBodies(s: Snapshot, type: typeof CLUSTER | typeof ENDPOINT | typeof LISTENER | typeof ROUTE): Record<string, unknown>[] {
-  const any = root.lookupType('google.protobuf.Any');
-  const t = root.lookupType(type.slice(type.lastIndexOf('/') + 1));
-  return [...s.types[type].resources.values()].map((r) => {
-    const value = (any.toObject(any.decode(r.any)) as { value: Uint8Array }).value;
-    return t.toObject(t.decode(value), { longs: String, enums: String, json: true }) as Record<string, unknown>;
-  });
 }
 
 const bodiesOf = (r: AdsResponse) => [...r.resources].sort((x, y) => (x.name < y.name ? -1 : 1)).map((x) => x.body);
@@ -327,7 +135,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
       },
     });
     if (!parsed.ok) throw new Error(`test config rejected: ${JSON.stringify(parsed.errors)}`);
-    const snapshot = buildSnapshot(translateAmbassador(f.group, parsed.config).map((r) => encodeResource(root, r)), [`ConfigMap ${f.ns}/orders-ambassador`]);
+    const snapshot = buildSnapshot(translateAmbassador(f.group, parsed.config).map((r) => encodeResource(xds(), r)), [`ConfigMap ${f.ns}/orders-ambassador`]);
     expect(consistencyProblems(snapshot)).toEqual([]);
     f.set(snapshot);
 
@@ -752,7 +560,7 @@ describe('ADS SotW protocol over a real gRPC stream', () => {
   it('reports grpc.health.v1 NOT_SERVING until setServing(true), then SERVING', async () => {
     const f = await startFixture({ ownServer: true, synced: false });
     const client = new grpc.Client(`127.0.0.1:${f.server.port}`, grpc.credentials.createInsecure());
-    cleanups.push(() => client.close());
+    f.defer(() => client.close());
     const check = healthService.Check!;
     const ask = (svc: string) => new Promise<string>((resolve, reject) => {
       client.makeUnaryRequest(check.path, check.requestSerialize, check.responseDeserialize, { service: svc }, (err, res) => {

@@ -5,7 +5,7 @@ import type { StreamRef } from '../../control-plane/src/server/observer.ts';
 import { ClientStatusRegistry, type ResourceView } from '../../control-plane/src/server/status/client-status.ts';
 import { CLUSTER, LISTENER, SECRET } from '../../control-plane/src/xds/type-urls.ts';
 
-const ref = (streamId = 1, id = 'orders-1'): StreamRef => ({ streamId, node: { id, cluster: 'orders', metadata: { namespace: 'shop' }, userAgent: 'envoy' }, group: 'shop/orders', client: 'shop/orders (certificate)' });
+const ref = (streamId = 1, id = 'orders-1'): StreamRef => ({ protocol: 'sotw', streamId, node: { id, cluster: 'orders', metadata: { namespace: 'shop' }, userAgent: 'envoy' }, group: 'shop/orders', client: 'shop/orders (certificate)' });
 const bytes = (s: string) => new TextEncoder().encode(s);
 const res = (name: string, version: string) => ({ name, version, any: bytes(`${name}@${version}`) });
 

@@ -19,7 +19,13 @@ export interface Snapshot {
 
 /** The version of a set of resources: a hash over their sorted names and content hashes. */
 export function resourcesVersion(resources: Iterable<EncodedResource>): string {
-  const lines = [...resources].map((r) => `${r.name}\u0000${r.hash}`).sort();
+  return namedVersionsHash([...resources].map((r) => [r.name, r.hash] as const));
+}
+
+/** The same version computed from name → content hash pairs (what a Delta client reports having):
+ * equal to the snapshot's type version when they are exactly its resources. */
+export function namedVersionsHash(entries: Iterable<readonly [string, string]>): string {
+  const lines = [...entries].map(([name, hash]) => `${name}\u0000${hash}`).sort();
   return contentHash(lines.join('\n'));
 }
 

@@ -29,6 +29,8 @@ Options:
   --xds-client-key FILE     spiffe://TRUST_DOMAIN/ns/NAMESPACE/sa/NAME)
   --output-dir DIR        where envoy.yaml and the SDS files go (required unless --insecure)
   --insecure              plaintext, no identity: only for a control plane started with --insecure
+  --delta                 incremental xDS (Delta ADS): a change sends only the resources that changed,
+                          and a reconnecting Envoy is not sent again what it already has
 `;
 
 export function bootstrapCommand(args: string[]): number {
@@ -46,6 +48,7 @@ export function bootstrapCommand(args: string[]): number {
     'xds-client-key': { type: 'string' },
     'output-dir': { type: 'string' },
     insecure: { type: 'boolean', default: false },
+    delta: { type: 'boolean', default: false },
   });
   const nodeId = requireFlag('node-id', values['node-id']);
   const ambassador = requireFlag('ambassador', values.ambassador);
@@ -59,6 +62,7 @@ export function bootstrapCommand(args: string[]): number {
     xdsAddress: values['xds-address'],
     adminPort: portFlag('admin-port', values['admin-port'], 9901),
     auth,
+    delta: values.delta,
   });
   const yaml = stringify(doc, { aliasDuplicateObjects: false });
   if (outDir === undefined) {

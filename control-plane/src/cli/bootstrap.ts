@@ -38,6 +38,8 @@ export interface BootstrapOptions {
   xdsAddress: string;
   adminPort: number;
   auth: XdsClientAuth;
+  /** Incremental xDS (DeltaAggregatedResources) instead of State-of-the-World. */
+  delta?: boolean;
 }
 
 const XDS_CLUSTER = 'xds-ambassador';
@@ -58,7 +60,9 @@ export function buildBootstrap(o: BootstrapOptions): JsonObject {
     admin: { address: { socket_address: { address: '127.0.0.1', port_value: o.adminPort } } },
     dynamic_resources: {
       ads_config: {
-        api_type: 'GRPC',
+        // Every config source of the served resources is `ads: {}`, so this one choice makes the
+        // whole stream Delta or State-of-the-World.
+        api_type: o.delta ? 'DELTA_GRPC' : 'GRPC',
         transport_api_version: 'V3',
         set_node_on_first_message_only: true,
         grpc_services: [{

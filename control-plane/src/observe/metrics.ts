@@ -6,6 +6,7 @@ export class Metrics {
   readonly registry = new client.Registry();
   readonly streams = new client.Gauge({ name: 'xds_ambassador_streams', help: 'Open ADS streams', registers: [this.registry] });
   readonly responses = new client.Counter({ name: 'xds_ambassador_responses_total', help: 'DiscoveryResponses sent', labelNames: ['type'], registers: [this.registry] });
+  readonly resourcesSent = new client.Counter({ name: 'xds_ambassador_resources_sent_total', help: 'Resources sent in DiscoveryResponses (a Delta response carries only those that changed)', labelNames: ['type'], registers: [this.registry] });
   readonly acks = new client.Counter({ name: 'xds_ambassador_acks_total', help: 'DiscoveryResponses ACKed by Envoy', labelNames: ['type'], registers: [this.registry] });
   /** `group` is a configured node group, or "unconfigured" (a client cannot mint label values). */
   readonly nacks = new client.Counter({ name: 'xds_ambassador_nacks_total', help: 'DiscoveryResponses rejected (NACKed) by Envoy', labelNames: ['type', 'group'], registers: [this.registry] });

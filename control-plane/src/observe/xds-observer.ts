@@ -18,7 +18,7 @@ export function xdsObserver(log: Logger, metrics: Metrics, isGroup: (group: stri
   return {
     streamOpened(s) {
       metrics.streams.inc();
-      log.info({ stream: s.streamId, node: s.node.id, group: s.group, client: s.client, envoy: s.node.userAgent }, 'ADS stream opened');
+      log.info({ stream: s.streamId, node: s.node.id, group: s.group, client: s.client, envoy: s.node.userAgent, protocol: s.protocol }, 'ADS stream opened');
     },
     streamClosed(s, reason) {
       metrics.streams.dec();
@@ -36,9 +36,11 @@ export function xdsObserver(log: Logger, metrics: Metrics, isGroup: (group: stri
       refusalsLogged.set(key, now);
       log.warn({ client: host, node: r.nodeId, reason: r.reason }, `ADS stream refused: ${r.message}`);
     },
-    responseSent(s, type, version, resources) {
+    responseSent(s, type, version, resources, delta) {
       metrics.responses.inc({ type: short(type) });
-      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version, resources: resources.length }, 'sent');
+      metrics.resourcesSent.inc({ type: short(type) }, delta ? delta.sent.length : resources.length);
+      const change = delta ? { sent: delta.sent.length, removed: delta.removed.length } : {};
+      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version, resources: resources.length, ...change }, 'sent');
     },
     ack(s, type, version) {
       metrics.acks.inc({ type: short(type) });

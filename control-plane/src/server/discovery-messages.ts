@@ -12,9 +12,12 @@ export interface DiscoveryRequest {
   error_detail?: { code: number; message: string };
 }
 
+/** config.core.v3.Node as protobufjs' toObject gives it. */
+export interface RawNode { id?: string; cluster?: string; metadata?: RawStruct; user_agent_name?: string; user_agent_build_version?: unknown; user_agent_version?: string }
+
 interface RawRequest {
   version_info?: string;
-  node?: { id?: string; cluster?: string; metadata?: RawStruct; user_agent_name?: string; user_agent_build_version?: unknown; user_agent_version?: string };
+  node?: RawNode;
   resource_names?: string[];
   type_url?: string;
   response_nonce?: string;
@@ -36,16 +39,18 @@ export function decodeDiscoveryRequest(type: protobuf.Type, bytes: Uint8Array): 
     type_url: raw.type_url ?? '',
     response_nonce: raw.response_nonce ?? '',
   };
-  if (raw.node) {
-    req.node = {
-      id: raw.node.id ?? '',
-      cluster: raw.node.cluster ?? '',
-      metadata: structToJs(raw.node.metadata),
-      userAgent: [raw.node.user_agent_name, raw.node.user_agent_version].filter(Boolean).join('/'),
-    };
-  }
+  if (raw.node) req.node = nodeInfo(raw.node);
   if (raw.error_detail) req.error_detail = { code: raw.error_detail.code ?? 0, message: raw.error_detail.message ?? '' };
   return req;
+}
+
+export function nodeInfo(node: RawNode): NodeInfo {
+  return {
+    id: node.id ?? '',
+    cluster: node.cluster ?? '',
+    metadata: structToJs(node.metadata),
+    userAgent: [node.user_agent_name, node.user_agent_version].filter(Boolean).join('/'),
+  };
 }
 
 function structToJs(s: RawStruct | undefined): Record<string, unknown> {

@@ -9,6 +9,8 @@ export interface StreamRef {
   group: string;
   /** Who the client proved to be, e.g. "shop/orders (certificate)". */
   client: string;
+  /** StreamAggregatedResources (State-of-the-World) or DeltaAggregatedResources (incremental). */
+  protocol: 'sotw' | 'delta';
 }
 
 export interface XdsObserver {
@@ -43,6 +45,11 @@ export interface SentResource {
   /** The resource (an encoded google.protobuf.Any) when it goes on the wire, for CSDS; a Secret's is
    * never kept. */
   any?: Uint8Array;
+}
+
+export interface DeltaChange {
+  sent: readonly SentResource[];
+  removed: readonly string[];
 }
 
 export interface DeltaChange {

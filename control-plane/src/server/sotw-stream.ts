@@ -10,24 +10,24 @@
 //   one explicitly; once names were sent, an empty list means no resources;
 // - a type is not pushed again while its previous response awaits ACK/NACK, and never with an
 //   unchanged version unless new names were subscribed or the request was an initial one;
-// - make before break: LDS waits for CDS and EDS to settle (ACKed, not NACKed, and every accepted
-//   EDS cluster to have its endpoints), RDS also waits for LDS; clusters the Envoy's current routes
-//   still use are kept in CDS until those routes are replaced;
+// - make before break (make-before-break.ts): LDS waits for CDS and EDS to settle (ACKed, not
+//   NACKed, and every accepted EDS cluster to have its endpoints), RDS also waits for LDS; clusters
+//   the Envoy's current routes still use are kept in CDS until those routes are replaced;
 // - the cache is told which served snapshot a response was built from, so that ACK/NACK (and NACK
 //   rollback) apply even when the response differs from it (retained clusters, named subsets);
 // - the version_info of a nonce-less request (what Envoy has, e.g. after a reconnect) goes to the
 //   cache, which may hold the stream: no response at all, so Envoy keeps its config.
 import { randomBytes } from 'node:crypto';
-import type { SnapshotCache, Subscription } from '../cache/snapshot-cache.ts';
+import type { Subscription } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
-import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, SECRET, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
-import { groupKey } from '../translate/names.ts';
+import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
 import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
-import { authorizeClients, authorizeNode, type Verdict } from './auth/authorize.ts';
-import type { Identity } from './auth/identity.ts';
-import { nodeGroup } from './node.ts';
-import type { StreamRef, XdsObserver } from './observer.ts';
+import { authorizeClients } from './auth/authorize.ts';
+import { clustersReferenced, waitsForDependencies } from './make-before-break.ts';
+import type { StreamRef } from './observer.ts';
+import type { StreamDeps } from './stream-deps.ts';
+import { openStream } from './stream-open.ts';
 
 interface TypeState {
   wildcard: boolean;
@@ -45,19 +45,6 @@ interface TypeState {
   sentFrom?: string;
   sent: Map<string, EncodedResource>;
   acked: Map<string, EncodedResource>;
-}
-
-export interface StreamDeps {
-  cache: SnapshotCache;
-  observer: XdsObserver;
-  controlPlaneId: string;
-  /** Who the client proved to be; every node it claims is checked against it. */
-  identity: Identity;
-  /** There is room for a response (the previous one drained); resume() is called when there is again. */
-  ready(): boolean;
-  send(bytes: Uint8Array): void;
-  /** Ends the stream, refused for this reason. */
-  refuse(verdict: Extract<Verdict, { ok: false }>): void;
 }
 
 export class SotwStream {
@@ -88,16 +75,10 @@ export class SotwStream {
   handle(req: DiscoveryRequest): void {
     if (this.closed) return;
     if (!this.ref) {
-      if (!req.node) return this.deps.refuse({ ok: false, reason: 'bad_node', message: 'the first DiscoveryRequest of a stream must carry the node' });
-      const g = nodeGroup(req.node);
-      if (!g.ok) return this.deps.refuse({ ok: false, reason: 'bad_node', message: g.message });
-      const verdict = authorizeNode(this.deps.identity, req.node, g.group.namespace);
-      if (!verdict.ok) return this.deps.refuse(verdict);
-      const who = this.deps.identity;
-      const client = who.method === 'insecure' ? 'unauthenticated (--insecure)' : `${who.namespace}/${who.serviceAccount} (${who.method})`;
-      this.ref = { streamId: this.id, node: req.node, group: groupKey(g.group), client };
-      this.deps.observer.streamOpened(this.ref);
-      this.sub = this.deps.cache.subscribe(this.ref.group, req.node.id, () => this.pushAll());
+      const opened = openStream(this.id, 'sotw', this.deps, req.node, () => this.pushAll());
+      if (!opened) return;
+      this.ref = opened.ref;
+      this.sub = opened.sub;
     }
     const ref = this.ref;
     if (!isTypeUrl(req.type_url)) return this.deps.observer.unknownType(ref, req.type_url);
@@ -172,10 +153,12 @@ export class SotwStream {
     if (!st || st.pending) return;
     // A named type with no names is unsubscribed: Envoy expects (and ACKs) no response for it.
     if (!this.subscribed(st)) return;
-    if (type === LISTENER || type === ROUTE) {
-      if (this.isPending(CLUSTER) || this.isPending(ENDPOINT) || this.isPending(SECRET) || this.isRejected(CLUSTER) || this.isRejected(ENDPOINT) || this.rewarm.size > 0 || !this.endpointsSettled(served)) return;
-      if (type === ROUTE && this.isPending(LISTENER)) return;
-    }
+    if (waitsForDependencies(type, {
+      pending: (t) => this.isPending(t),
+      rejected: (t) => this.isRejected(t),
+      rewarming: () => this.rewarm.size > 0,
+      endpointsSettled: () => this.endpointsSettled(served),
+    })) return;
     const resources = this.desired(type, st, served);
     const version = this.versionOf(resources, served.types[type]);
     const names = new Set(resources.map((r) => r.name));
@@ -218,12 +201,10 @@ export class SotwStream {
 
   /** Clusters referenced by the listeners and routes this Envoy has, or is being sent. */
   private clustersInUse(): Set<string> {
-    const used = new Set<string>();
-    for (const type of [LISTENER, ROUTE] as const) {
+    return clustersReferenced(([LISTENER, ROUTE] as const).flatMap((type) => {
       const st = this.types.get(type);
-      for (const r of [...(st?.acked.values() ?? []), ...(st?.sent.values() ?? [])]) for (const c of r.refs.clusters) used.add(c);
-    }
-    return used;
+      return [...(st?.acked.values() ?? []), ...(st?.sent.values() ?? [])];
+    }));
   }
 
   /** Every EDS cluster the Envoy accepted is subscribed and has been sent its endpoints. */
