@@ -146,7 +146,11 @@ function recordingObserver(): XdsObserver & { events: ObserverEvent[] } {
     streamOpened: (s) => { events.push({ kind: 'opened', node: s.node.id, group: s.group, protocol: s.protocol }); },
     streamClosed: (s) => { events.push({ kind: 'closed', node: s.node.id, group: s.group, protocol: s.protocol }); },
     streamRefused: (r) => { events.push({ kind: 'refused', node: r.nodeId ?? '', reason: r.reason, message: r.message }); },
-    responseSent: (s, type, version, resources, delta) => { events.push({ kind: 'sent', node: s.node.id, type, version, resources, ...(delta ? { delta } : {}) }); },
+    // Names and versions only: the bytes (for CSDS) are checked where a client receives them.
+    responseSent: (s, type, version, resources, delta) => {
+      const names = (list: readonly SentResource[]) => list.map(({ name, version: v }) => ({ name, version: v }));
+      events.push({ kind: 'sent', node: s.node.id, type, version, resources: names(resources), ...(delta ? { delta: { sent: names(delta.sent), removed: delta.removed } } : {}) });
+    },
     ack: (s, type, version) => { events.push({ kind: 'ack', node: s.node.id, type, version }); },
     nack: (s, type, version, message, _origins, outcome) => { events.push({ kind: 'nack', node: s.node.id, type, version, message, outcome }); },
     staleNonce: (s, type) => { events.push({ kind: 'stale', node: s.node.id, type }); },
