@@ -8,7 +8,8 @@ import * as grpc from '@grpc/grpc-js';
 import type protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
 import type { Authenticate } from './auth/authenticator.ts';
-import type { AuthResult, RefusalReason } from './auth/identity.ts';
+import type { AuthResult } from './auth/identity.ts';
+import { REFUSAL_STATUS } from './auth/refusal-status.ts';
 import { decodeDeltaDiscoveryRequest } from './delta-messages.ts';
 import { DeltaStream } from './delta-stream.ts';
 import { decodeDiscoveryRequest } from './discovery-messages.ts';
@@ -50,15 +51,6 @@ export interface AdsDeps {
 /** Requests a client may send before its authentication completes (Envoy sends one per type). */
 const MAX_EARLY_REQUESTS = 16;
 
-const STATUS: Record<RefusalReason, grpc.status> = {
-  no_credentials: grpc.status.UNAUTHENTICATED,
-  invalid_credentials: grpc.status.UNAUTHENTICATED,
-  authenticator_unavailable: grpc.status.UNAVAILABLE,
-  namespace_mismatch: grpc.status.PERMISSION_DENIED,
-  node_id_mismatch: grpc.status.PERMISSION_DENIED,
-  not_allowed: grpc.status.PERMISSION_DENIED,
-  bad_node: grpc.status.INVALID_ARGUMENT,
-};
 
 type Refusal = Extract<AuthResult, { ok: false }>;
 
@@ -118,7 +110,7 @@ export function adsImplementation(deps: AdsDeps): { impl: grpc.UntypedServiceImp
       };
       const refuse = (r: Refusal, nodeId?: string) => {
         deps.observer.streamRefused({ peer, ...(nodeId === undefined ? {} : { nodeId }), reason: r.reason, message: r.message });
-        finish(`refused: ${r.message}`, { code: STATUS[r.reason], details: r.message });
+        finish(`refused: ${r.message}`, { code: REFUSAL_STATUS[r.reason], details: r.message });
       };
       const handle = (bytes: Buffer) => {
         if (ended || !stream) return;

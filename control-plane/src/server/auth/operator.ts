@@ -7,7 +7,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { isLoopback } from '../../observe/loopback.ts';
 import type { Authenticate } from './authenticator.ts';
-import type { RefusalReason } from './identity.ts';
+import { REFUSAL_STATUS } from './refusal-status.ts';
 
 export const DEFAULT_OPERATORS = ['xds-system/operator'] as const;
 
@@ -31,15 +31,6 @@ export type OperatorVerdict = { ok: true; who: string } | { ok: false; code: grp
 
 export type OperatorCheck = (call: OperatorCall) => Promise<OperatorVerdict>;
 
-const CODE: Record<RefusalReason, grpc.status> = {
-  no_credentials: grpc.status.UNAUTHENTICATED,
-  invalid_credentials: grpc.status.UNAUTHENTICATED,
-  authenticator_unavailable: grpc.status.UNAVAILABLE,
-  namespace_mismatch: grpc.status.PERMISSION_DENIED,
-  node_id_mismatch: grpc.status.PERMISSION_DENIED,
-  not_allowed: grpc.status.PERMISSION_DENIED,
-  bad_node: grpc.status.INVALID_ARGUMENT,
-};
 
 export function operatorCheck(authenticate: Authenticate, insecure: boolean, operators: readonly string[]): OperatorCheck {
   const allowed = new Set(operators);
@@ -57,7 +48,7 @@ export function operatorCheck(authenticate: Authenticate, insecure: boolean, ope
       ...(typeof authorization === 'string' ? { authorization } : {}),
       ...(cert && Object.keys(cert).length > 0 ? { peerCertificate: cert } : {}),
     }).catch((e: unknown) => ({ ok: false as const, reason: 'authenticator_unavailable' as const, message: `authentication failed: ${(e as Error).message}` }));
-    if (!result.ok) return { ok: false, code: CODE[result.reason], details: result.message };
+    if (!result.ok) return { ok: false, code: REFUSAL_STATUS[result.reason], details: result.message };
     const who = `${result.identity.namespace}/${result.identity.serviceAccount}`;
     if (allowed.has(who)) return { ok: true, who: `${who} (${result.identity.method})` };
     return { ok: false, code: grpc.status.PERMISSION_DENIED, details: `${who} is not an operator: CSDS and the admin API answer the identities of serve --operator only (${list})` };
