@@ -24,6 +24,8 @@ export interface StartProcessOptions {
   cwd?: string;
   /** Bytes of stdout+stderr kept in memory (oldest dropped first). Default 1 MiB. */
   maxOutputBytes?: number;
+  /** Gives the process a stdin pipe (child.stdin) instead of none, for commands sent to it. */
+  stdin?: boolean;
 }
 
 export interface ExitInfo {
@@ -112,7 +114,7 @@ export function startProcess(options: StartProcessOptions): TestProcess {
   const child = spawn(file, argv, {
     cwd: options.cwd,
     env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'],
   });
 
   let out = '';
