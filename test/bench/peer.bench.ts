@@ -11,15 +11,16 @@
 //   BENCH_PLAINTEXT=1   both servers plaintext (ours with --insecure) instead of TLS with client
 //                       certificates (the default: both verify them against the test CA, ours also
 //                       turns them into identities; go-control-plane has no notion of those).
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { makeXdsCredentials } from '../../control-plane/src/demo/xds-credentials.ts';
 import { stopAll } from '../helpers/processes.ts';
-import { cpuMs, LoadGenerator, peerBinaries, rssBytes, startGoControlPlane, startOurs, type Security, type ServerUnderTest } from './peer/harness.ts';
+import { cpuMs, folderChange, LoadGenerator, peerBinaries, rssBytes, startGoControlPlane, startOurs, type Security, type ServerUnderTest } from './peer/harness.ts';
 import { machine, percentile, progress, table, type Row } from './peer/report.ts';
-import { ambassadorConfig, changedVersions, dumpState, manifest, NAMESPACE, snapshotOf, writeDump, type DumpedState } from './peer/resources.ts';
+import { editSeries } from './peer/edits.ts';
+import { setup, type Setup } from './peer/setup.ts';
 
 const REPEAT = Number(process.env.BENCH_REPEAT ?? 5);
 const SIZES = (process.env.BENCH_SIZES ?? '100,500,1000').split(',').map(Number);
@@ -36,49 +37,13 @@ const work = await mkdtemp(join(tmpdir(), 'xds-peer-bench-'));
 const credentials = await makeXdsCredentials(join(work, 'pki'));
 const security: Security = process.env.BENCH_PLAINTEXT === '1' ? { kind: 'plaintext' } : { kind: 'tls', credentials };
 
-interface Setup {
-  /** Groups ("bench/NAME") in the order the load generator spreads streams over them. */
-  groups: string[];
-  /** The group whose config changes, and the versions its Envoys must ACK after each change. */
-  changing: string;
-  expect: Record<'A' | 'B', Record<string, string>>;
-  dir: string;
-  dump: string;
-}
-
-/** A folder of manifests (every group in state A) and the dump of every group's states. */
-async function setup(name: string, ambassadors: readonly string[]): Promise<Setup> {
-  const dir = join(work, name);
-  await mkdir(dir);
-  const states: DumpedState[] = [];
-  const [changing = ''] = ambassadors;
-  const expect = { A: {}, B: {} } as Setup['expect'];
-  for (const amb of ambassadors) {
-    const a = await snapshotOf(amb, ambassadorConfig(amb, 'A'));
-    states.push(dumpState(`${NAMESPACE}/${amb}`, 'A', a));
-    await writeFile(join(dir, `${amb}.yaml`), manifest(amb, ambassadorConfig(amb, 'A')));
-    if (amb !== changing) continue;
-    const b = await snapshotOf(amb, ambassadorConfig(amb, 'B'));
-    states.push(dumpState(`${NAMESPACE}/${amb}`, 'B', b));
-    expect.B = changedVersions(a, b);
-    expect.A = changedVersions(b, a);
-  }
-  const dump = join(work, `${name}.json`);
-  await writeDump(dump, states);
-  return { groups: ambassadors.map((a) => `${NAMESPACE}/${a}`), changing: `${NAMESPACE}/${changing}`, expect, dir, dump };
-}
-
 const bin = await peerBinaries();
-const one = await setup('one', ['fan']);
-const many = await setup('many', Array.from({ length: GROUPS }, (_, i) => `g${i}`));
-const manifestOf = (group: string, state: string) => {
-  const amb = group.slice(group.indexOf('/') + 1);
-  return manifest(amb, ambassadorConfig(amb, state as 'A' | 'B'));
-};
+const one = await setup(work, 'one', [{ name: 'fan' }]);
+const many = await setup(work, 'many', Array.from({ length: GROUPS }, (_, i) => ({ name: `g${i}` })));
 
 type Kind = 'ours' | 'theirs';
 const start = async (kind: Kind, s: Setup): Promise<ServerUnderTest> => kind === 'ours'
-  ? startOurs(s.dir, security, manifestOf)
+  ? startOurs(['--config-dir', s.dir], security, folderChange(s.dir, s.manifestOf))
   : startGoControlPlane(bin, s.dump, security, TYPED).then((g) => {
     gcpLine ||= g.identical;
     return g;
@@ -165,19 +130,10 @@ async function oneAmongMany(kind: Kind): Promise<void> {
   const lg = await LoadGenerator.start(bin, server.xdsPort, security);
   try {
     await lg.open(GROUPS * PER_GROUP, many.groups);
-    let state: 'A' | 'B' = 'A';
-    for (let rep = 0; rep < REPEAT; rep++) {
-      await sleep(300);
-      state = state === 'A' ? 'B' : 'A';
-      const to = state;
-      const cpu0 = await cpuMs(server.proc.pid);
-      const r = await lg.measure(many.changing, many.expect[to], () => server.change(many.changing, to));
-      const cpu = (await cpuMs(server.proc.pid)) - cpu0;
-      if (r.others > 0) throw new Error(`${kind}: ${r.others} responses went to Envoys of other groups`);
-      row(`one ${PER_GROUP}-Envoy group of ${GROUPS} changes: change → all ${PER_GROUP} converged`, 'ms')[kind].push(r.ms.at(-1) ?? NaN);
-      row(`… change → first push received`, 'ms')[kind].push(r.firstMs);
-      row(`… CPU time of the server for the change`, 'ms')[kind].push(cpu);
-    }
+    const e = await editSeries(server, lg, many.changing, many.expect, REPEAT);
+    row(`one ${PER_GROUP}-Envoy group of ${GROUPS} changes: change → all ${PER_GROUP} converged`, 'ms')[kind].push(...e.converged);
+    row(`… change → first push received`, 'ms')[kind].push(...e.first);
+    row(`… CPU time of the server for the change`, 'ms')[kind].push(...e.cpu);
   } finally {
     await lg.stop();
     await server.stop();

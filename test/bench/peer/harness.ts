@@ -60,31 +60,31 @@ export interface ServerUnderTest {
   stop(): Promise<void>;
 }
 
-/** This project's `serve --config-dir dir`; `files(group, state)` is the manifest of a group in a state. */
-export async function startOurs(dir: string, security: Security, manifestOf: (group: string, state: string) => string, extraArgs: readonly string[] = []): Promise<ServerUnderTest> {
+/** This project's `serve` with these source arguments; `change` makes a group's config change state
+ * in that source. */
+export async function startOurs(sourceArgs: readonly string[], security: Security, change: ServerUnderTest['change']): Promise<ServerUnderTest> {
   const securityArgs = security.kind === 'tls' ? security.credentials.serveArgs() : ['--insecure'];
   const proc = startProcess({
     name: 'xds-ambassador',
     cmd: process.execPath,
-    args: [CLI, 'serve', '--config-dir', dir, ...securityArgs, '--xds-port', '0', '--http-port', '0', '--bind-address', '127.0.0.1', ...extraArgs],
+    args: [CLI, 'serve', ...sourceArgs, ...securityArgs, '--xds-port', '0', '--http-port', '0', '--bind-address', '127.0.0.1'],
     maxOutputBytes: 64 * 1024,
   });
   const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 60_000);
   const httpPort = Number(m[2]);
-  await waitUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 60_000, 'control plane ready', 20);
+  await waitUntil(async () => (await fetch(`http://127.0.0.1:${httpPort}/readyz`)).status === 200, 120_000, 'control plane ready', 20);
+  return { name: 'xds-ambassador', proc, xdsPort: Number(m[1]), change, stop: async () => { await proc.stop('SIGTERM', 5000); } };
+}
+
+/** A change of a folder source: `manifestOf(group, state)` saved as an editor does (a temp file
+ * renamed over GROUP's NAME.yaml). */
+export function folderChange(dir: string, manifestOf: (group: string, state: string) => string): ServerUnderTest['change'] {
   let serial = 0;
-  return {
-    name: 'xds-ambassador',
-    proc,
-    xdsPort: Number(m[1]),
-    async change(group, state) {
-      // As an editor saves: a temp file renamed over the manifest.
-      const file = `${group.slice(group.indexOf('/') + 1)}.yaml`;
-      const tmp = join(dir, `.${file}.${++serial}.tmp`);
-      await writeFile(tmp, manifestOf(group, state));
-      await rename(tmp, join(dir, file));
-    },
-    stop: async () => { await proc.stop('SIGTERM', 5000); },
+  return async (group, state) => {
+    const file = `${group.slice(group.indexOf('/') + 1)}.yaml`;
+    const tmp = join(dir, `.${file}.${++serial}.tmp`);
+    await writeFile(tmp, manifestOf(group, state));
+    await rename(tmp, join(dir, file));
   };
 }
 
