@@ -9,7 +9,7 @@ import { MAX_MANIFEST_FILE_BYTES, readManifestFile } from '../../control-plane/s
 import { MAX_OBJECT_DATA_BYTES, parseManifestFile } from '../../control-plane/src/sources/manifests.ts';
 import type { SecretObject, SourceObject, SourceState } from '../../control-plane/src/sources/types.ts';
 
-const DEBOUNCE_MS = 20;
+const SETTLE_MS = 20;
 // Secret values used below; no log line or problem message may ever contain one.
 const SECRET_VALUES = ['s3cr3t-token', 'c3VwZXJzZWNyZXQ=', 'supersecret', 'plain-text-secret'];
 
@@ -31,10 +31,10 @@ afterEach(async () => {
 });
 
 /** Starts a source on `dir` and returns a recorder of its onChange calls. */
-async function start(o: { deletionGraceMs?: number } = {}): Promise<Recorder> {
+async function start(o: { deletionGraceMs?: number; settleMs?: number } = {}): Promise<Recorder> {
   const sink = logs; // this test's lines only, even if a source outlived an earlier test
   const logger = pino({ level: 'debug' }, { write: (line: string) => void sink.push(line) });
-  const source = new DirectorySource({ dir, debounceMs: DEBOUNCE_MS, logger, ...o });
+  const source = new DirectorySource({ dir, settleMs: SETTLE_MS, logger, ...o });
   sources.push(source);
   const rec = new Recorder(source);
   await source.start((s) => rec.push(s));
@@ -477,7 +477,7 @@ ${cm('b', 'v1')}`);
     await fsp.utimes(path.join(dir, 'a.yaml'), new Date(), new Date()); // touch
     await writeAtomic('a.yaml', cm('a', 'v1')); // same bytes
     await writeAtomic('a.yaml', `${cm('a', 'v1')}# a comment\n`); // different bytes, same objects (on the same lines)
-    await sleep(DEBOUNCE_MS * 10); // let those be scanned on their own
+    await sleep(SETTLE_MS * 10); // let those be scanned on their own
     await write('b.yaml', cm('b'));
     // The only notification is for b: had the rewrites notified, that state would come first.
     const s = await rec.next();
@@ -495,12 +495,70 @@ ${cm('b', 'v1')}`);
     expect(after?.kind === 'ConfigMap' && after.file?.keys['key']?.line).toBe(7);
   });
 
+  it('reads an atomically saved file on its event, without waiting for the folder to be quiet', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start({ settleMs: 60_000 }); // in-place writes would wait a minute
+    await rec.next();
+    for (let i = 2; i <= 5; i++) {
+      await writeAtomic('a.yaml', cm('a', `v${i}`));
+      expect(cmValue(await rec.next(2000), 'a')).toBe(`v${i}`);
+    }
+    // A new file written elsewhere and moved in is complete when it appears, too.
+    await fsp.writeFile(path.join(os.tmpdir(), `${path.basename(dir)}-b.yaml`), cm('b', 'moved-in'));
+    await fsp.rename(path.join(os.tmpdir(), `${path.basename(dir)}-b.yaml`), path.join(dir, 'b.yaml'));
+    expect(cmValue(await rec.next(2000), 'b')).toBe('moved-in');
+  });
+
+  it('reads only the file that changed: an edit does not re-read the others', async () => {
+    // other.yaml links into a dot-folder, which is never watched: a change there has no event, so
+    // only a re-read of the whole folder would see it.
+    await fsp.mkdir(path.join(dir, '.store'));
+    await write('.store/other.yaml', cm('other', 'v1'));
+    await fsp.symlink(path.join(dir, '.store/other.yaml'), path.join(dir, 'other.yaml'));
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start();
+    expect(cmValue(await rec.next(), 'other')).toBe('v1');
+    await write('.store/other.yaml', cm('other', 'unseen'));
+    await writeAtomic('a.yaml', cm('a', 'v2'));
+    const s = await rec.next();
+    expect(cmValue(s, 'a')).toBe('v2');
+    expect(cmValue(s, 'other')).toBe('v1');
+  });
+
+  it('never publishes a file written in place while it is half-written, nor reports it broken', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start({ settleMs: 300 });
+    await rec.next();
+    // A slow writer: the first half (cut inside a quoted value), a pause, then the rest.
+    const full = cm('a', 'v2');
+    const cut = full.indexOf('"v2"') + 2;
+    const handle = await fsp.open(path.join(dir, 'a.yaml'), 'w');
+    await handle.write(full.slice(0, cut));
+    await sleep(100);
+    await handle.write(full.slice(cut));
+    await handle.close();
+    const s = await rec.next();
+    expect(cmValue(s, 'a')).toBe('v2');
+    expect(rec.states.every((st) => st.problems.length === 0)).toBe(true);
+    expect(logs.filter((l) => l.includes('"level":40'))).toEqual([]);
+  });
+
+  it('an atomically saved file that is broken is reported once it stays so, its last good objects kept', async () => {
+    await write('a.yaml', cm('a', 'v1'));
+    const rec = await start({ settleMs: 50 });
+    await rec.next();
+    await writeAtomic('a.yaml', `${cm('a', 'v2')}  broken: [\n`);
+    const s = await rec.next();
+    expect(cmValue(s, 'a')).toBe('v1');
+    expect(s.problems[0]?.message).toMatch(/a\.yaml: document 1 \(line \d+\): invalid YAML/);
+  });
+
   it('stops calling onChange after stop()', async () => {
     await write('a.yaml', cm('a', 'v1'));
     const rec = await start();
     await rec.next();
     await rec.source.stop();
     await write('a.yaml', cm('a', 'v2'));
-    await expect(rec.next(DEBOUNCE_MS * 15)).rejects.toThrow('no onChange');
+    await expect(rec.next(SETTLE_MS * 15)).rejects.toThrow('no onChange');
   });
 });

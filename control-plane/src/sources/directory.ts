@@ -1,8 +1,12 @@
 // The embedded source: Kubernetes manifests in a folder, watched for changes.
 //
-// Watch events are only a hint: on any event the whole (small) tree is re-read after a debounce
-// and file contents are compared, so editors' atomic saves (temp + rename, vim's rename-away +
-// write-new) and Kubernetes ConfigMap volumes (a `..data` symlink swap) all just work.
+// Watch events name what changed, and only that is read again: a manifest file replaced, created or
+// deleted (an editor's atomic save, vim's rename-away + write-new, a `mv`) is read on the next turn
+// of the event loop; one written in place (its writer may not be done) once it has been quiet for
+// `settleMs`. A read that finds a file broken is not reported until the file has been quiet for
+// `settleMs` and still is (a half-written file gets retried, not reported). Anything else — a folder
+// added or removed, Kubernetes ConfigMap volumes' `..data` symlink swap, an event without a name —
+// re-reads the whole tree; file contents are compared, so only what changed is parsed.
 //
 // Additions and edits apply at once; a deletion only after a grace period. An object that vanishes
 // (its file deleted, or no longer in its file) is kept for `deletionGraceMs` and only then removed,
@@ -22,8 +26,9 @@ import type { Source, SourceObject, SourceProblem, SourceState } from './types.t
 
 export interface DirectorySourceOptions {
   dir: string;
-  /** Quiet time after the last watch event before re-reading (default 100 ms). */
-  debounceMs?: number;
+  /** Quiet time a file written in place (or found broken) needs before it is read (again) (default
+   * SETTLE_MS). Files replaced by a rename are read at once. */
+  settleMs?: number;
   /** How long an object that vanished is kept before it is removed (default DELETION_GRACE_MS). */
   deletionGraceMs?: number;
   logger: Logger;
@@ -53,23 +58,36 @@ interface Listing {
   unreadableDirs: [string, string][];
 }
 
+/** A writer that truncates a file and writes it again is done well within this. */
+export const SETTLE_MS = 100;
+
 /** Delay before looking again for a directory that has disappeared (no watcher can see it return). */
 const RETRY_MS = 1000;
 
 export class DirectorySource implements Source {
   readonly #dir: string;
-  readonly #debounceMs: number;
+  readonly #settleMs: number;
   readonly #graceMs: number;
   readonly #log: Logger;
   readonly #files = new Map<string, FileEntry>();
   #dirProblem: SourceProblem | undefined;
   readonly #watchers = new Map<string, fs.FSWatcher>();
-  #timer: NodeJS.Timeout | undefined;
+  /** A full re-read after a delay (the directory itself gone, a watch ended). */
+  #retryTimer: NodeJS.Timeout | undefined;
   #graceTimer: NodeJS.Timeout | undefined;
+  /** Files written in place (or found broken): read once quiet. */
+  readonly #settling = new Map<string, NodeJS.Timeout>();
+  /** This turn's watch events, by path: whether one said the file was written in place. */
+  readonly #events = new Map<string, { inPlace: boolean }>();
+  #flush: NodeJS.Immediate | undefined;
+  /** The work the next run does: a full re-read, files to read (and whether they are settled), and
+   * other entries that changed (a folder, perhaps). */
+  #fullScan = false;
+  readonly #toRead = new Map<string, { settled: boolean }>();
+  readonly #others = new Set<string>();
   /** Object key → the file it belongs to (as of the last state built). */
   #owners = new Map<string, string>();
-  #scanning: Promise<void> | undefined;
-  #dirty = false;
+  #running: Promise<void> | undefined;
   #stopped = false;
   #onChange: ((state: SourceState) => void) | undefined;
   #last: SourceState | undefined;
@@ -77,7 +95,7 @@ export class DirectorySource implements Source {
 
   constructor(options: DirectorySourceOptions) {
     this.#dir = options.dir;
-    this.#debounceMs = options.debounceMs ?? 100;
+    this.#settleMs = options.settleMs ?? SETTLE_MS;
     this.#graceMs = options.deletionGraceMs ?? DELETION_GRACE_MS;
     this.#log = options.logger.child({ source: 'directory', dir: options.dir });
   }
@@ -93,37 +111,43 @@ export class DirectorySource implements Source {
     if (!stat.isDirectory()) throw new Error(`directory source: ${this.#dir} is not a directory`);
     this.#onChange = onChange;
     this.#watch(this.#dir); // before the first scan, so no change made during it is missed
-    await this.#rescan();
+    this.#fullScan = true;
+    await this.#run();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#timer);
+    clearTimeout(this.#retryTimer);
     clearTimeout(this.#graceTimer);
+    clearImmediate(this.#flush);
+    for (const t of this.#settling.values()) clearTimeout(t);
+    this.#settling.clear();
     this.#unwatchAll();
-    await this.#scanning;
+    await this.#running;
   }
 
   // One plain watcher per directory: Node's `recursive` mode on Linux misses most rename-over
   // saves after the first (measured: 39 of 40), while a directory's own inotify watch sees each.
-  #watch(dir: string): void {
-    if (this.#watchers.has(dir) || this.#stopped) return;
+  #watch(dir: string): boolean {
+    if (this.#watchers.has(dir) || this.#stopped) return false;
     try {
-      const watcher = fs.watch(dir, () => this.#schedule(this.#debounceMs));
+      const watcher = fs.watch(dir, (event, name) => this.#onEvent(dir, event, name));
       watcher.on('error', (err) => {
         this.#log.debug({ dir, err: errorCode(err) }, 'directory watch ended; re-reading');
         if (this.#watchers.get(dir) === watcher) this.#watchers.delete(dir);
         watcher.close();
-        this.#schedule(this.#debounceMs);
+        this.#scheduleFullScan(0);
       });
       this.#watchers.set(dir, watcher);
+      return true;
     } catch (err) {
       this.#log.warn({ dir, err: errorCode(err) }, 'cannot watch directory; will retry');
+      return false;
     }
   }
 
-  /** Watches exactly the directories of the latest listing. */
-  #syncWatchers(dirs: readonly string[]): void {
+  /** Watches exactly the directories of the latest listing; true if a new one is watched now. */
+  #syncWatchers(dirs: readonly string[]): boolean {
     const wanted = new Set(dirs);
     for (const [dir, w] of this.#watchers) {
       if (!wanted.has(dir)) {
@@ -131,7 +155,9 @@ export class DirectorySource implements Source {
         this.#watchers.delete(dir);
       }
     }
-    for (const dir of dirs) this.#watch(dir);
+    let added = false;
+    for (const dir of dirs) added = this.#watch(dir) || added;
+    return added;
   }
 
   #unwatchAll(): void {
@@ -139,34 +165,94 @@ export class DirectorySource implements Source {
     this.#watchers.clear();
   }
 
-  #schedule(delayMs: number): void {
+  /** Events of one turn are gathered and handled together on the next one: an editor's save is
+   * several events, and a file both created and written in place is to be waited for. */
+  #onEvent(dir: string, event: fs.WatchEventType, name: string | null): void {
     if (this.#stopped) return;
-    clearTimeout(this.#timer); // trailing debounce: a burst of events gives one scan
-    this.#timer = setTimeout(() => {
-      this.#timer = undefined;
-      void this.#rescan();
+    if (name === null || name.startsWith('..')) this.#fullScan = true; // no name; a ConfigMap volume's `..data` swap
+    else if (name.startsWith('.')) return; // editors' temp and swap files: never read
+    else {
+      const full = path.join(dir, name);
+      const seen = this.#events.get(full);
+      this.#events.set(full, { inPlace: (seen?.inPlace ?? false) || event === 'change' });
+    }
+    this.#flush ??= setImmediate(() => {
+      this.#flush = undefined;
+      for (const [full, { inPlace }] of this.#events) {
+        if (!isManifestName(path.basename(full))) this.#others.add(full);
+        else if (inPlace) this.#settle(full);
+        else this.#toRead.set(full, { settled: this.#toRead.get(full)?.settled ?? false });
+      }
+      this.#events.clear();
+      void this.#run();
+    });
+  }
+
+  /** Reads the file once nothing has changed it for `settleMs`. */
+  #settle(file: string): void {
+    clearTimeout(this.#settling.get(file));
+    this.#settling.set(file, setTimeout(() => {
+      this.#settling.delete(file);
+      this.#toRead.set(file, { settled: true });
+      void this.#run();
+    }, this.#settleMs));
+  }
+
+  #scheduleFullScan(delayMs: number): void {
+    if (this.#stopped) return;
+    clearTimeout(this.#retryTimer);
+    this.#retryTimer = setTimeout(() => {
+      this.#retryTimer = undefined;
+      this.#fullScan = true;
+      void this.#run();
     }, delayMs);
   }
 
-  /** Runs scans one at a time; a request during a scan makes it run once more afterwards. */
-  #rescan(): Promise<void> {
-    if (this.#scanning) {
-      this.#dirty = true;
-      return this.#scanning;
-    }
-    this.#scanning = (async () => {
-      do {
-        this.#dirty = false;
+  /** Does the pending work, one run at a time; work that comes in meanwhile is done right after. */
+  #run(): Promise<void> {
+    if (this.#running || this.#stopped) return this.#running ?? Promise.resolve();
+    this.#running = (async () => {
+      while (!this.#stopped && (this.#fullScan || this.#toRead.size > 0 || this.#others.size > 0)) {
         try {
-          await this.#scanOnce();
+          await this.#runOnce();
         } catch (err) {
           this.#log.error({ err }, 'directory scan failed');
         }
-      } while (this.#dirty && !this.#stopped);
+      }
     })().finally(() => {
-      this.#scanning = undefined;
+      this.#running = undefined;
     });
-    return this.#scanning;
+    return this.#running;
+  }
+
+  async #runOnce(): Promise<void> {
+    // A changed entry that is (or was) a folder: only a full re-read sees what it holds.
+    for (const other of [...this.#others]) {
+      this.#others.delete(other);
+      if (this.#watchers.has(other)) this.#fullScan = true;
+      else {
+        const kind = await entryKind(other);
+        if (kind === 'dir' || kind === 'unknown') this.#fullScan = true;
+      }
+    }
+    if (this.#fullScan) {
+      this.#fullScan = false;
+      this.#toRead.clear(); // read by the scan, settled: whatever it finds is what is there
+      await this.#scanOnce();
+      return;
+    }
+    const files = [...this.#toRead];
+    this.#toRead.clear();
+    const reads = await Promise.all(files.map(async ([f, { settled }]) => {
+      const kind = await entryKind(f);
+      return { f, settled, kind, read: kind === 'file' ? await readManifestFile(f) : undefined };
+    }));
+    for (const { f, settled, kind, read } of reads) {
+      if (kind === 'dir' || kind === 'unknown') this.#fullScan = true;
+      else if (read) this.#update(f, read, settled);
+      else this.#fileGone(f);
+    }
+    if (!this.#fullScan) this.#emit();
   }
 
   async #scanOnce(): Promise<void> {
@@ -177,12 +263,13 @@ export class DirectorySource implements Source {
       // The directory itself is gone or unreadable: keep serving what it last held.
       this.#dirProblem = { origin: this.#dir, message: `${this.#dir}: cannot read the directory (${errorCode(err)}) — the objects last read from it are kept until it is readable again` };
       this.#unwatchAll(); // a watcher on a deleted directory never fires again
-      this.#schedule(RETRY_MS);
+      this.#scheduleFullScan(RETRY_MS);
       this.#emit();
       return;
     }
     this.#dirProblem = undefined;
-    this.#syncWatchers(listing.dirs);
+    // A file written into a folder between its listing and its watch has no event: look again.
+    if (this.#syncWatchers(listing.dirs)) this.#fullScan = true;
 
     const present = new Set(listing.files);
     // Files under a directory that cannot be listed keep their last state instead of vanishing.
@@ -191,14 +278,16 @@ export class DirectorySource implements Source {
       if (!present.has(f) && !inUnreadableDir(f)) this.#fileGone(f);
     }
     const reads = await Promise.all(listing.files.map(async (f) => [f, await readManifestFile(f)] as const));
-    for (const [f, read] of reads) this.#update(f, read);
+    for (const [f, read] of reads) this.#update(f, read, true);
     for (const [d, code] of listing.unreadableDirs) {
       this.#files.set(d, { bytes: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` }, lingering: new Map() });
     }
     this.#emit();
   }
 
-  #update(file: string, read: ManifestFileRead): void {
+  /** A file's new content. A problem found by a read that is not `settled` (the file may be
+   * half-written) is not reported: the file is read again once quiet. */
+  #update(file: string, read: ManifestFileRead, settled: boolean): void {
     const entry = this.#files.get(file);
     if ('gone' in read) {
       this.#fileGone(file); // vanished between listing and reading: deleted
@@ -206,20 +295,30 @@ export class DirectorySource implements Source {
     }
     const lingering = entry?.lingering ?? new Map<string, { object: SourceObject; until: number }>();
     if ('problem' in read) {
+      if (!settled) return this.#settle(file);
       this.#files.set(file, { bytes: undefined, good: entry?.good ?? [], problem: { origin: file, message: read.problem }, lingering });
       return;
     }
     if (entry?.bytes?.equals(read.bytes)) return;
     const result = parseManifestFile(file, read.bytes);
     if ('problem' in result) {
+      if (!settled) return this.#settle(file);
       this.#files.set(file, { bytes: read.bytes, good: entry?.good ?? [], problem: result.problem, lingering });
       return;
     }
+    // An object another file has too is, mid-move (written to its new file, not yet removed from
+    // its old one), not a duplicate to report: look again once quiet.
+    if (!settled && result.objects.some((o) => this.#definedElsewhere(objectKey(o), file))) return this.#settle(file);
     for (const s of result.skipped) this.#log.debug(s, 'skipping a manifest that is not a v1 ConfigMap or Secret');
     const now = new Set(result.objects.map(objectKey));
     for (const key of now) lingering.delete(key);
     this.#linger(file, lingering, (entry?.good ?? []).filter((o) => !now.has(objectKey(o))));
     this.#files.set(file, { bytes: read.bytes, good: result.objects, problem: undefined, lingering });
+  }
+
+  #definedElsewhere(key: string, file: string): boolean {
+    const owner = this.#owners.get(key);
+    return owner !== undefined && owner !== file && (this.#files.get(owner)?.good.some((o) => objectKey(o) === key) ?? false);
   }
 
   /** A file is gone: its objects linger for the grace period. */
@@ -358,6 +457,20 @@ function isManifestName(name: string): boolean {
   return (name.endsWith('.yaml') || name.endsWith('.yml')) && !name.startsWith('#');
 }
 
+/** What a changed path is now, as the listing would see it: a manifest file (a regular file, or a
+ * link to one), a folder to walk, nothing to read, or unknown (it could not be looked at). */
+async function entryKind(p: string): Promise<'file' | 'dir' | 'none' | 'unknown'> {
+  let st: fs.Stats;
+  try {
+    st = await fsp.lstat(p);
+  } catch (err) {
+    return errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR' ? 'none' : 'unknown';
+  }
+  if (st.isDirectory()) return 'dir';
+  if (st.isFile()) return 'file';
+  return st.isSymbolicLink() && (await isFile(p)) ? 'file' : 'none';
+}
+
 async function isFile(p: string): Promise<boolean> {
   try {
     return (await fsp.stat(p)).isFile();
@@ -385,6 +498,7 @@ function sameState(a: SourceState, b: SourceState): boolean {
 }
 
 function sameObject(a: SourceObject, b: SourceObject): boolean {
+  if (a === b) return true; // an unchanged file keeps its objects
   if (a.origin !== b.origin || !sameRecord(a.labels, b.labels, (x, y) => x === y)) return false;
   // A ConfigMap's lines in its file count too: its errors name them.
   if (a.kind === 'ConfigMap' && b.kind === 'ConfigMap') {
