@@ -4,7 +4,7 @@ import { adminService } from './admin/admin-service.ts';
 import { listAmbassadors } from './admin/ambassadors.ts';
 import { DryRunner } from './admin/dry-runner.ts';
 import { consistencyProblems } from './cache/consistency.ts';
-import { encodeResource } from './cache/encode.ts';
+import { ResourceEncoder } from './cache/resource-encoder.ts';
 import { SnapshotCache, type HeldGroup } from './cache/snapshot-cache.ts';
 import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.ts';
 import { formatConfigError, type ConfigError } from './model/errors.ts';
@@ -12,7 +12,6 @@ import { ConfigParser } from './model/config-parser.ts';
 import type { ParseResult } from './model/parse-configmap.ts';
 import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
 import { CONFIG_KEY } from './model/parse-configmap.ts';
-import type { AmbassadorConfig } from './model/schema.ts';
 import type { ConfigStatusSink } from './observe/config-status.ts';
 import { startHttpServer } from './observe/http.ts';
 import type { Logger } from './observe/log.ts';
@@ -80,20 +79,22 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     },
   });
   const root = await xdsRoot();
+  const encoder = new ResourceEncoder(root);
   const parser = new ConfigParser();
   let latestState: SourceState | undefined;
   // A large config parsed off the event loop is built in once its parse is done.
   const builder = new ModelBuilder({ parser, onParsed: () => { if (latestState) onChange(latestState); } });
-  const built = new Map<string, { config: AmbassadorConfig; secretsVersion: string; snapshot: Snapshot }>();
+  /** Each group's model as last built, and its snapshot (or the error that kept it from having one). */
+  const built = new Map<string, { model: AmbassadorModel; snapshot?: Snapshot; error?: ConfigError }>();
+  /** The latest model's groups: a group whose model is the same object as before has not changed. */
+  let ambassadors: ReadonlyMap<string, AmbassadorModel> = new Map();
+  let held: ReadonlyMap<string, { configMap: string }> = new Map();
   /** Base group → the version last reported as Accepted. */
   const announced = new Map<string, string>();
   let reported = new Set<string>();
   let status: { errors: string[]; sourceProblems: string[] } = { errors: [], sourceProblems: [] };
   let buildFailure: string | undefined;
   let xds: XdsServer | undefined;
-  let owners = new Map<string, string>();
-  /** Group → the ConfigMap configuring it, or claiming it while invalid (for the admin API). */
-  let configMaps = new Map<string, string>();
   let errorsByConfigMap = new Map<string, string[]>();
 
   // Nothing a source delivers may stop the next delivery from being built: an exception here (a
@@ -112,17 +113,23 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const build = (state: SourceState) => {
     const started = performance.now();
     const model = builder.build(state);
-    owners = new Map([...model.ambassadors].map(([key, m]) => [key, m.configMap]));
+    const before = ambassadors;
+    ambassadors = model.ambassadors;
+    held = model.held;
     // A source that reads Secrets on demand learns which ones the configs reference; a config that
     // references one not read yet keeps what its group has until it is (the source emits again).
     o.source.want?.(model.wantedSecrets);
+    /** The groups whose model changed: only they are translated, encoded and announced. */
+    const changed: string[] = [];
     for (const [key, m] of model.ambassadors) {
+      if (before.get(key) !== m) changed.push(key);
       if (m.waiting) continue;
       const snapshot = snapshotFor(key, m, model.errors);
-      if (snapshot) cache.set(key, snapshot);
+      if (snapshot && cache.latest(key) !== snapshot) cache.set(key, snapshot);
     }
     for (const [key, { configMap, parsing }] of model.held) {
       built.delete(key);
+      encoder.forget(key);
       cache.hold(key, parsing
         ? `ConfigMap ${configMap} claims it and is being parsed (a large config): its Envoys are not answered until it is, and keep the config they have`
         : `ConfigMap ${configMap} claims it but has had no valid version since this control plane started: its Envoys are not answered and keep the config they have`);
@@ -130,6 +137,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     for (const key of cache.groupNames()) {
       if (model.ambassadors.has(key) || model.held.has(key)) continue;
       built.delete(key);
+      encoder.forget(key);
       // A removed environment falls back to its ambassador's config; a removed ambassador (a
       // deletion this process saw) gets none.
       if (key !== baseGroupKey(key)) cache.remove(key);
@@ -146,7 +154,6 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     }
     reported = new Set(errors);
     errorsByConfigMap = new Map([...Map.groupBy(formatted, (f) => f.object)].map(([cm, list]) => [cm, list.map((f) => f.text)]));
-    configMaps = new Map([...[...model.held].map(([key, h]) => [key, h.configMap] as const), ...[...model.ambassadors].map(([key, m]) => [key, m.configMap] as const)]);
     status = { errors, sourceProblems: state.problems.map((p) => p.message) }; // each message starts with its origin
     metrics.configErrors.set(errors.length + state.problems.length);
     metrics.groups.set(model.ambassadors.size);
@@ -155,17 +162,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       cache.markSynced();
       xds?.setServing(true);
       log.info({ groups: [...model.ambassadors.keys()] }, 'sources synced; serving');
+      changed.splice(0, changed.length, ...model.ambassadors.keys()); // nothing was announced before
     }
-    announce(model.ambassadors);
+    announce(model.ambassadors, changed);
   };
 
   /** Accepted goes out for a ConfigMap's current content once its snapshot is what its Envoys are
    * served: never for a version built before the sources synced, or one superseded unserved. */
-  const announce = (ambassadors: ReadonlyMap<string, AmbassadorModel>) => {
+  const announce = (ambassadors: ReadonlyMap<string, AmbassadorModel>, changed: readonly string[]) => {
     for (const key of announced.keys()) if (!ambassadors.has(key)) announced.delete(key);
     if (!cache.isSynced()) return;
-    for (const [key, m] of ambassadors) {
-      if (m.group.environment !== undefined || m.waiting) continue;
+    for (const key of changed) {
+      const m = ambassadors.get(key);
+      if (!m || m.group.environment !== undefined || m.waiting) continue;
       if (m.stale) {
         announced.delete(key); // its fix is announced, even back to the same version
         continue;
@@ -177,26 +186,39 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     }
   };
 
-  /** The group's snapshot; a failure to make one is an error on its ConfigMap, added to `errors`. */
+  /** The group's snapshot; a failure to make one is an error on its ConfigMap, added to `errors`.
+   * Made again only when the group's model changed, and then translated and encoded again only when
+   * its config or Secrets did; resources whose content is unchanged keep their encoding. */
   const snapshotFor = (key: string, m: AmbassadorModel, errors: ConfigError[]): Snapshot | undefined => {
     const previous = built.get(key);
-    if (previous?.config === m.config && previous.secretsVersion === m.secretsVersion) return previous.snapshot;
+    if (previous?.model === m) {
+      if (previous.error) errors.push(previous.error);
+      return previous.snapshot;
+    }
+    const same = previous?.snapshot && previous.model.config === m.config && previous.model.secretsVersion === m.secretsVersion && previous.model.descriptorSets === m.descriptorSets;
+    if (same) {
+      built.set(key, { model: m, snapshot: previous.snapshot });
+      return previous.snapshot;
+    }
     let snapshot: Snapshot;
     let problems: string[];
     try {
-      snapshot = buildSnapshot(translateAmbassador(m.group, m.config, m.secrets, m.descriptorSets).map((r) => encodeResource(root, r)), [`ConfigMap ${m.configMap}`], m.config.serviceAccounts);
+      snapshot = buildSnapshot(encoder.encode(key, translateAmbassador(m.group, m.config, m.secrets, m.descriptorSets)), [`ConfigMap ${m.configMap}`], m.config.serviceAccounts);
       problems = consistencyProblems(snapshot);
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
       const message = `could not be translated for ${key} (an internal error, please report it: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}) — its Envoys keep their previous configuration`;
-      errors.push({ object: m.configMap, key: CONFIG_KEY, path: '', message });
+      const error = { object: m.configMap, key: CONFIG_KEY, path: '', message };
+      built.set(key, { model: m, error });
+      errors.push(error);
       return undefined;
     }
     if (problems.length > 0) {
       log.error({ group: key, problems }, 'inconsistent snapshot (a bug): the group keeps its previous snapshot');
+      built.set(key, { model: m });
       return undefined;
     }
-    built.set(key, { config: m.config, secretsVersion: m.secretsVersion, snapshot });
+    built.set(key, { model: m, snapshot });
     metrics.snapshots.inc();
     log.info({ group: key, version: snapshot.version, from: snapshot.origins }, 'snapshot built');
     return snapshot;
@@ -207,7 +229,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     ambassadors: () => listAmbassadors({
       groups: cache.status(),
       held: cache.held(),
-      configMaps,
+      // Group → the ConfigMap configuring it, or claiming it while invalid.
+      configMaps: new Map([...[...held].map(([key, h]) => [key, h.configMap] as const), ...[...ambassadors].map(([key, m]) => [key, m.configMap] as const)]),
       errors: errorsByConfigMap,
       clients: xds?.clientStatus.clients() ?? [],
     }),
@@ -242,7 +265,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     xdsPort: xds.port,
     httpPort: http.port,
     cache,
-    ownerOf: (namespace, ambassador) => owners.get(groupKey({ namespace, ambassador })),
+    ownerOf: (namespace, ambassador) => ambassadors.get(groupKey({ namespace, ambassador }))?.configMap,
     parse: (cm) => parser.parse(cm),
     async stop() {
       await o.source.stop();

@@ -4,7 +4,7 @@
 // claims it; another one claiming it is rejected. With no owner yet (a fresh start, or the owner
 // gone), the oldest claimant (by creation time when the source knows it, then by name) gets it.
 import { createHash } from 'node:crypto';
-import type { ConfigMapObject, SecretObject, SourceState } from '../sources/types.ts';
+import type { ConfigMapObject, SecretObject, SourceObject, SourceState } from '../sources/types.ts';
 import { groupKey, type GroupId } from '../translate/names.ts';
 import { formatPath, withFileLine, type ConfigError } from './errors.ts';
 import type { ConfigParser } from './config-parser.ts';
@@ -48,6 +48,36 @@ interface Candidate {
   cm: ConfigMapObject;
   accepted: Accepted;
   stale: boolean;
+  /** The group its config is for (the base group; environments add their own). */
+  group: GroupId;
+  groupKey: string;
+}
+
+interface Claim {
+  configMap: string;
+  group: string;
+  parsing: boolean;
+}
+
+interface Outcome {
+  errors: ConfigError[];
+  /** Its content is being parsed in the background. */
+  parsing: boolean;
+  candidate?: Candidate;
+  /** No valid version: the group its `ambassador:` line claims. */
+  claim?: Claim;
+}
+
+/** A group's model and what it was made of. */
+interface GroupMemo {
+  config: AmbassadorConfig;
+  candidate: Candidate;
+  /** The Secret objects its uses found, in order. */
+  secrets: (SourceObject | undefined)[];
+  /** The names of those not read yet. */
+  unread: string;
+  model: AmbassadorModel;
+  errors: ConfigError[];
 }
 
 interface Accepted {
@@ -80,6 +110,12 @@ export class ModelBuilder {
   private readonly failed = new Map<string, { key: string; errors: ConfigError[] }>();
   /** Base group key → the ConfigMap that configures it. */
   private owners = new Map<string, string>();
+  /** Each ConfigMap's object as last examined, and the outcome, reused while the object is the same. */
+  private readonly examined = new Map<string, { cm: ConfigMapObject; outcome: Outcome }>();
+  /** The ambassador ConfigMaps' ids, sorted by name. */
+  private order: string[] = [];
+  /** Each group's model with what it was made of: kept (the same object) while those are the same. */
+  private models = new Map<string, GroupMemo>();
 
   constructor(background?: BackgroundParsing) {
     this.background = background;
@@ -88,80 +124,83 @@ export class ModelBuilder {
   build(state: SourceState): ModelResult {
     const errors: ConfigError[] = [];
     const candidates: Candidate[] = [];
-    const invalidClaims: { configMap: string; group: string; parsing: boolean }[] = [];
+    const invalidClaims: Claim[] = [];
     const present = new Set<string>();
 
-    const configMaps = [...state.objects.values()]
-      .filter((o): o is ConfigMapObject => o.kind === 'ConfigMap' && isAmbassadorConfigMap(o))
-      .sort((a, b) => `${a.namespace}/${a.name}`.localeCompare(`${b.namespace}/${b.name}`));
-
+    const { configMaps, reordered } = this.sortedConfigMaps(state);
     for (const cm of configMaps) {
       const id = `${cm.namespace}/${cm.name}`;
       present.add(id);
-      const text = cm.data[CONFIG_KEY] ?? '';
-      const binary = binaryDataHash(cm);
-      const previous = this.lastGood.get(id);
-      let accepted = previous;
-      let stale = false;
-      let parsing = false;
-      if (previous?.text !== text || previous.binary !== binary) {
-        // The file lines are part of the key: they are in the errors.
-        const key = `${text}\u0000${binary}\u0000${JSON.stringify(cm.file ?? null)}`;
-        const known = this.failed.get(id);
-        const result = known?.key === key ? { ok: false as const, errors: known.errors } : this.parse(id, key, cm);
-        const parsed = result && accept(cm, result);
-        if (!parsed) parsing = true; // meanwhile the last good version (if any) stays
-        else if (parsed.ok) {
-          accepted = { text, binary, ...parsed.accepted };
-          this.lastGood.set(id, accepted);
-          this.failed.delete(id);
-        } else {
-          this.failed.set(id, { key, errors: parsed.errors });
-          errors.push(...parsed.errors);
-          stale = true;
-        }
-      }
-      if (accepted) candidates.push({ configMap: id, cm, accepted, stale });
-      else {
-        const claimed = claimedAmbassador(text);
-        if (claimed !== undefined) invalidClaims.push({ configMap: id, group: groupKey({ namespace: cm.namespace, ambassador: claimed }), parsing });
-      }
+      // The same object as last time (sources keep the objects that did not change): same outcome.
+      const memo = this.examined.get(id);
+      const outcome = memo?.cm === cm ? memo.outcome : this.examine(id, cm);
+      if (outcome.parsing) this.examined.delete(id); // its result is picked up by a later build
+      else this.examined.set(id, { cm, outcome });
+      if (outcome.errors.length > 0) errors.push(...outcome.errors);
+      if (outcome.candidate) candidates.push(outcome.candidate);
+      if (outcome.claim) invalidClaims.push(outcome.claim);
     }
-    for (const memo of [this.lastGood, this.failed, this.parsed, this.parsing]) {
-      for (const id of [...memo.keys()]) if (!present.has(id)) memo.delete(id);
+    if (reordered) { // a ConfigMap may be gone
+      for (const memo of [this.lastGood, this.failed, this.parsed, this.parsing, this.examined]) {
+        for (const id of [...memo.keys()]) if (!present.has(id)) memo.delete(id);
+      }
     }
 
     // One ConfigMap per ambassador: the owner keeps it, any other claimant is an error.
-    const groupOf = (c: Candidate) => groupKey({ namespace: c.cm.namespace, ambassador: c.accepted.config.ambassador });
-    const owners = new Map<string, string>();
-    for (const [key, claimants] of Map.groupBy(candidates, groupOf)) {
-      const owner = claimants.find((c) => c.configMap === this.owners.get(key)) ?? claimants.toSorted(olderFirst)[0];
-      if (owner) owners.set(key, owner.configMap);
+    // The previous owner if it still claims the group, else the oldest claimant (the first by name
+    // among equals: candidates come sorted by name).
+    const owning = new Map<string, Candidate>();
+    for (const c of candidates) {
+      const best = owning.get(c.groupKey);
+      if (!best || (best.configMap !== this.owners.get(c.groupKey) && (c.configMap === this.owners.get(c.groupKey) || olderFirst(c, best) < 0))) owning.set(c.groupKey, c);
     }
+    const owners = new Map<string, string>();
+    for (const [key, c] of owning) owners.set(key, c.configMap);
     this.owners = owners;
 
     const ambassadors = new Map<string, AmbassadorModel>();
     const wantedSecrets = new Set<string>();
-    const add = (group: GroupId, c: Candidate, config: AmbassadorConfig) => {
+    const models = new Map<string, GroupMemo>();
+    const add = (group: GroupId, key: string, c: Candidate, config: AmbassadorConfig) => {
       const uses = c.accepted.uses.get(config) ?? [];
-      const secrets = new Map<string, SecretObject>();
+      const memo = this.models.get(key);
+      // A config that uses no Secret, from the same ConfigMap object as last time: the same model.
+      if (uses.length === 0 && memo?.candidate === c && memo.config === config) {
+        models.set(key, memo);
+        ambassadors.set(key, memo.model);
+        return;
+      }
+      const found: (SourceObject | undefined)[] = [];
       const unread = new Set<string>();
       for (const site of uses) {
-        const key = `${group.namespace}/${site.name}`;
-        wantedSecrets.add(key);
-        if (state.secretsRead && !state.secretsRead.has(key)) unread.add(site.name);
-        const o = state.objects.get(`Secret/${key}`);
-        if (o?.kind === 'Secret') secrets.set(site.name, o);
+        const secret = `${group.namespace}/${site.name}`;
+        wantedSecrets.add(secret);
+        if (state.secretsRead && !state.secretsRead.has(secret)) unread.add(site.name);
+        found.push(state.objects.get(`Secret/${secret}`));
       }
+      const unreadKey = [...unread].join('\u0000');
+      // Made of the same config and the same Secret objects as last time: the same model.
+      if (memo && memo.config === config && memo.candidate.cm === c.cm && memo.candidate.accepted === c.accepted && memo.candidate.stale === c.stale && memo.unread === unreadKey && memo.secrets.length === found.length && memo.secrets.every((o, i) => o === found[i])) {
+        models.set(key, memo);
+        if (memo.errors.length > 0) errors.push(...memo.errors);
+        ambassadors.set(key, memo.model);
+        return;
+      }
+      const secrets = new Map<string, SecretObject>();
+      for (const o of found) if (o?.kind === 'Secret') secrets.set(o.name, o);
+      const groupErrors: ConfigError[] = [];
       for (const site of uses) {
         const problem = unread.has(site.name) ? undefined : secretProblem(group.namespace, site, secrets);
-        if (problem) errors.push(withFileLine(c.cm, { object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem }));
+        if (problem) groupErrors.push(withFileLine(c.cm, { object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem }));
       }
-      ambassadors.set(groupKey(group), { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets), descriptorSets: c.accepted.descriptorSets });
+      const model: AmbassadorModel = { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets), descriptorSets: c.accepted.descriptorSets };
+      models.set(key, { config, candidate: c, secrets: found, unread: unreadKey, model, errors: groupErrors });
+      errors.push(...groupErrors);
+      ambassadors.set(key, model);
     };
     for (const c of candidates) {
-      const group = { namespace: c.cm.namespace, ambassador: c.accepted.config.ambassador };
-      const owner = owners.get(groupKey(group));
+      const group = c.group;
+      const owner = owners.get(c.groupKey);
       if (owner !== c.configMap) {
         errors.push(withFileLine(c.cm, {
           object: c.configMap,
@@ -171,14 +210,58 @@ export class ModelBuilder {
         }));
         continue;
       }
-      add(group, c, c.accepted.config);
+      add(group, c.groupKey, c, c.accepted.config);
       // Envoys that declare an environment with overrides get their own merged config.
-      for (const [environment, config] of c.accepted.environments) add({ ...group, environment }, c, config);
+      for (const [environment, config] of c.accepted.environments) add({ ...group, environment }, groupKey({ ...group, environment }), c, config);
     }
+    this.models = models;
     const held = new Map<string, { configMap: string; parsing: boolean }>();
     for (const claim of invalidClaims) if (!owners.has(claim.group) && !held.has(claim.group)) held.set(claim.group, { configMap: claim.configMap, parsing: claim.parsing });
     // An environment's merged config repeats its ConfigMap's Secret errors: report each once.
     return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()], wantedSecrets, held };
+  }
+
+  /** One ConfigMap's current content: its config (or last good one), errors, or claim. */
+  private examine(id: string, cm: ConfigMapObject): Outcome {
+    const errors: ConfigError[] = [];
+    const text = cm.data[CONFIG_KEY] ?? '';
+    const binary = binaryDataHash(cm);
+    const previous = this.lastGood.get(id);
+    let accepted = previous;
+    let stale = false;
+    let parsing = false;
+    if (previous?.text !== text || previous.binary !== binary) {
+      // The file lines are part of the key: they are in the errors.
+      const key = `${text}\u0000${binary}\u0000${JSON.stringify(cm.file ?? null)}`;
+      const known = this.failed.get(id);
+      const result = known?.key === key ? { ok: false as const, errors: known.errors } : this.parse(id, key, cm);
+      const parsed = result && accept(cm, result);
+      if (!parsed) parsing = true; // meanwhile the last good version (if any) stays
+      else if (parsed.ok) {
+        accepted = { text, binary, ...parsed.accepted };
+        this.lastGood.set(id, accepted);
+        this.failed.delete(id);
+      } else {
+        this.failed.set(id, { key, errors: parsed.errors });
+        errors.push(...parsed.errors);
+        stale = true;
+      }
+    }
+    if (accepted) {
+      const group = { namespace: cm.namespace, ambassador: accepted.config.ambassador };
+      return { errors, parsing, candidate: { configMap: id, cm, accepted, stale, group, groupKey: groupKey(group) } };
+    }
+    const claimed = claimedAmbassador(text);
+    return { errors, parsing, ...(claimed === undefined ? {} : { claim: { configMap: id, group: groupKey({ namespace: cm.namespace, ambassador: claimed }), parsing } }) };
+  }
+
+  /** The state's ambassador ConfigMaps, by name; sorted again (`reordered`) only when one comes or goes. */
+  private sortedConfigMaps(state: SourceState): { configMaps: ConfigMapObject[]; reordered: boolean } {
+    const byId = new Map<string, ConfigMapObject>();
+    for (const o of state.objects.values()) if (o.kind === 'ConfigMap' && isAmbassadorConfigMap(o)) byId.set(`${o.namespace}/${o.name}`, o);
+    const reordered = byId.size !== this.order.length || this.order.some((id) => !byId.has(id));
+    if (reordered) this.order = [...byId.keys()].sort((a, b) => a.localeCompare(b));
+    return { configMaps: this.order.map((id) => byId.get(id) as ConfigMapObject), reordered };
   }
 
   /** The parse of this content: at once, or (a large one, in the background) once it is done;

@@ -41,7 +41,7 @@ export class KubernetesSource implements Source {
   readonly #configMapWatches = new Map<string, Watched>();
   readonly #secretWatches = new Map<string, Watched>();
   #onChange: ((s: SourceState) => void) | undefined;
-  #emitTimer: NodeJS.Timeout | undefined;
+  #emitNext: NodeJS.Immediate | undefined;
   #stopped = false;
 
   constructor(o: KubernetesSourceOptions) {
@@ -87,7 +87,7 @@ export class KubernetesSource implements Source {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#emitTimer);
+    clearImmediate(this.#emitNext);
     await Promise.all([...this.#configMapWatches.values(), ...this.#secretWatches.values()].map((w) => this.#stopWatch(w)));
   }
 
@@ -167,12 +167,12 @@ export class KubernetesSource implements Source {
   }
 
   #scheduleEmit(): void {
-    if (this.#emitTimer || this.#stopped) return;
-    // Coalesce a burst of events (a relist delivers many) into one state.
-    this.#emitTimer = setTimeout(() => {
-      this.#emitTimer = undefined;
+    if (this.#emitNext || this.#stopped) return;
+    // The events of one turn (a relist delivers many at once, a watch chunk several) make one state.
+    this.#emitNext = setImmediate(() => {
+      this.#emitNext = undefined;
       this.#emit();
-    }, 20);
+    });
   }
 
   #emit(): void {
