@@ -509,6 +509,18 @@ ${cm('b', 'v1')}`);
     expect(cmValue(await rec.next(2000), 'b')).toBe('moved-in');
   });
 
+  it('keeps every object an edit did not change the same object, so nothing downstream is redone for it', async () => {
+    await write('ab.yaml', `${cm('a', 'v1')}---\n${cm('b', 'v1')}`);
+    await write('c.yaml', cm('c', 'v1'));
+    const rec = await start();
+    const first = await rec.next();
+    await writeAtomic('ab.yaml', `${cm('a', 'v2')}---\n${cm('b', 'v1')}`);
+    const second = await rec.next();
+    expect(cmValue(second, 'a')).toBe('v2');
+    expect(second.objects.get('ConfigMap/default/b')).toBe(first.objects.get('ConfigMap/default/b'));
+    expect(second.objects.get('ConfigMap/default/c')).toBe(first.objects.get('ConfigMap/default/c'));
+  });
+
   it('reads only the file that changed: an edit does not re-read the others', async () => {
     // other.yaml links into a dot-folder, which is never watched: a change there has no event, so
     // only a re-read of the whole folder would see it.

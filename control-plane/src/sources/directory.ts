@@ -86,11 +86,25 @@ export class DirectorySource implements Source {
   readonly #toRead = new Map<string, { settled: boolean }>();
   readonly #others = new Set<string>();
   /** Object key → the file it belongs to (as of the last state built). */
-  #owners = new Map<string, string>();
+  readonly #owners = new Map<string, string>();
+  /** What the last state was built from, kept up to date file by file: only the files changed since
+   * (`#dirtyFiles`) and the objects they define are looked at again. */
+  readonly #dirtyFiles = new Set<string>();
+  /** Object key → its definitions: file → object, and whether it only lingers there. */
+  readonly #defs = new Map<string, Map<string, { object: SourceObject; lingering: boolean }>>();
+  /** File → the keys it defined in the last state built. */
+  readonly #fileKeys = new Map<string, Set<string>>();
+  /** Object key → the problems of its duplicate definitions, by file. */
+  readonly #duplicates = new Map<string, Map<string, SourceProblem>>();
+  readonly #objects = new Map<string, SourceObject>();
+  #problems: SourceProblem[] = [];
+  #problemsStale = true;
+  /** Files with lingering objects. */
+  readonly #lingeringFiles = new Set<string>();
   #running: Promise<void> | undefined;
   #stopped = false;
   #onChange: ((state: SourceState) => void) | undefined;
-  #last: SourceState | undefined;
+  #emitted = false;
   #warned = new Set<string>();
 
   constructor(options: DirectorySourceOptions) {
@@ -261,12 +275,14 @@ export class DirectorySource implements Source {
       listing = await listManifests(this.#dir);
     } catch (err) {
       // The directory itself is gone or unreadable: keep serving what it last held.
+      this.#problemsStale = true;
       this.#dirProblem = { origin: this.#dir, message: `${this.#dir}: cannot read the directory (${errorCode(err)}) — the objects last read from it are kept until it is readable again` };
       this.#unwatchAll(); // a watcher on a deleted directory never fires again
       this.#scheduleFullScan(RETRY_MS);
       this.#emit();
       return;
     }
+    if (this.#dirProblem) this.#problemsStale = true;
     this.#dirProblem = undefined;
     // A file written into a folder between its listing and its watch has no event: look again.
     if (this.#syncWatchers(listing.dirs)) this.#fullScan = true;
@@ -280,7 +296,7 @@ export class DirectorySource implements Source {
     const reads = await Promise.all(listing.files.map(async (f) => [f, await readManifestFile(f)] as const));
     for (const [f, read] of reads) this.#update(f, read, true);
     for (const [d, code] of listing.unreadableDirs) {
-      this.#files.set(d, { bytes: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` }, lingering: new Map() });
+      this.#setEntry(d, { bytes: undefined, good: [], problem: { origin: d, message: `${d}: cannot read the directory (${code}) — fix its permissions` }, lingering: new Map() });
     }
     this.#emit();
   }
@@ -296,14 +312,14 @@ export class DirectorySource implements Source {
     const lingering = entry?.lingering ?? new Map<string, { object: SourceObject; until: number }>();
     if ('problem' in read) {
       if (!settled) return this.#settle(file);
-      this.#files.set(file, { bytes: undefined, good: entry?.good ?? [], problem: { origin: file, message: read.problem }, lingering });
+      this.#setEntry(file, { bytes: undefined, good: entry?.good ?? [], problem: { origin: file, message: read.problem }, lingering });
       return;
     }
     if (entry?.bytes?.equals(read.bytes)) return;
     const result = parseManifestFile(file, read.bytes);
     if ('problem' in result) {
       if (!settled) return this.#settle(file);
-      this.#files.set(file, { bytes: read.bytes, good: entry?.good ?? [], problem: result.problem, lingering });
+      this.#setEntry(file, { bytes: read.bytes, good: entry?.good ?? [], problem: result.problem, lingering });
       return;
     }
     // An object another file has too is, mid-move (written to its new file, not yet removed from
@@ -313,7 +329,20 @@ export class DirectorySource implements Source {
     const now = new Set(result.objects.map(objectKey));
     for (const key of now) lingering.delete(key);
     this.#linger(file, lingering, (entry?.good ?? []).filter((o) => !now.has(objectKey(o))));
-    this.#files.set(file, { bytes: read.bytes, good: result.objects, problem: undefined, lingering });
+    // An object whose content did not change stays the same object: what it feeds is not redone.
+    const before = new Map((entry?.good ?? []).map((o) => [objectKey(o), o]));
+    const good = result.objects.map((o) => {
+      const old = before.get(objectKey(o));
+      return old && sameObject(old, o) ? old : o;
+    });
+    this.#setEntry(file, { bytes: read.bytes, good, problem: undefined, lingering });
+  }
+
+  #setEntry(file: string, entry: FileEntry | undefined): void {
+    if (this.#files.get(file)?.problem?.message !== entry?.problem?.message) this.#problemsStale = true;
+    if (entry) this.#files.set(file, entry);
+    else this.#files.delete(file);
+    this.#dirtyFiles.add(file);
   }
 
   #definedElsewhere(key: string, file: string): boolean {
@@ -326,13 +355,13 @@ export class DirectorySource implements Source {
     const entry = this.#files.get(file);
     if (!entry || entry.deleted) return;
     this.#linger(file, entry.lingering, entry.good);
-    if (entry.lingering.size === 0) this.#files.delete(file);
-    else this.#files.set(file, { bytes: undefined, good: [], problem: undefined, lingering: entry.lingering, deleted: true });
+    this.#setEntry(file, entry.lingering.size === 0 ? undefined : { bytes: undefined, good: [], problem: undefined, lingering: entry.lingering, deleted: true });
   }
 
   #linger(file: string, into: FileEntry['lingering'], objects: readonly SourceObject[]): void {
     if (this.#graceMs <= 0) return;
     const until = performance.now() + this.#graceMs;
+    if (objects.length > 0) this.#lingeringFiles.add(file);
     for (const o of objects) {
       into.set(objectKey(o), { object: o, until });
       this.#log.info({ file, object: `${o.kind} ${o.namespace}/${o.name}` }, `${o.kind} ${o.namespace}/${o.name} is no longer in ${file}: it is removed in ${this.#graceMs} ms unless it comes back`);
@@ -345,15 +374,18 @@ export class DirectorySource implements Source {
     this.#graceTimer = undefined;
     const now = performance.now();
     let next = Infinity;
-    for (const [file, entry] of this.#files) {
-      for (const [key, l] of entry.lingering) {
+    for (const file of this.#lingeringFiles) {
+      const entry = this.#files.get(file);
+      for (const [key, l] of entry?.lingering ?? []) {
         if (l.until > now) next = Math.min(next, l.until);
         else {
-          entry.lingering.delete(key);
+          entry?.lingering.delete(key);
+          this.#dirtyFiles.add(file);
           this.#log.info({ file, object: `${l.object.kind} ${l.object.namespace}/${l.object.name}` }, `${l.object.kind} ${l.object.namespace}/${l.object.name} did not come back to ${file}: removed`);
         }
       }
-      if (entry.deleted && entry.lingering.size === 0) this.#files.delete(file);
+      if (!entry || entry.lingering.size === 0) this.#lingeringFiles.delete(file);
+      if (entry?.deleted && entry.lingering.size === 0) this.#setEntry(file, undefined);
     }
     if (next !== Infinity && !this.#stopped) {
       this.#graceTimer = setTimeout(() => this.#emit(), Math.max(1, next - now));
@@ -363,9 +395,10 @@ export class DirectorySource implements Source {
   #emit(): void {
     if (this.#stopped || !this.#onChange) return;
     this.#expireLingering();
-    const state = this.#buildState();
-    if (this.#last && sameState(this.#last, state)) return;
-    this.#last = state;
+    const changed = this.#applyDirtyFiles();
+    if (this.#emitted && !changed) return;
+    this.#emitted = true;
+    const state: SourceState = { objects: new Map(this.#objects), problems: this.#problems };
     const current = new Set<string>();
     for (const p of state.problems) {
       const key = `${p.origin}\n${p.message}`;
@@ -383,45 +416,85 @@ export class DirectorySource implements Source {
     }
   }
 
-  #buildState(): SourceState {
-    const problems: SourceProblem[] = this.#dirProblem ? [this.#dirProblem] : [];
-    const definitions = new Map<string, { file: string; object: SourceObject; lingering: boolean }[]>();
-    const define = (file: string, object: SourceObject, lingering: boolean) => {
-      const key = objectKey(object);
-      let list = definitions.get(key);
-      if (!list) definitions.set(key, (list = []));
-      list.push({ file, object, lingering });
-    };
-    for (const file of [...this.#files.keys()].sort(byCodeUnit)) {
+  /** Brings the objects and problems up to date with the files changed since; true if they changed. */
+  #applyDirtyFiles(): boolean {
+    const keys = new Set<string>();
+    for (const file of this.#dirtyFiles) {
       const entry = this.#files.get(file);
-      if (!entry) continue;
-      if (entry.problem) problems.push(entry.problem);
-      for (const o of entry.good) define(file, o, false);
-      for (const l of entry.lingering.values()) define(file, l.object, true);
+      const now = new Map<string, { object: SourceObject; lingering: boolean }>();
+      for (const o of entry?.good ?? []) now.set(objectKey(o), { object: o, lingering: false });
+      for (const [key, l] of entry?.lingering ?? []) if (!now.has(key)) now.set(key, { object: l.object, lingering: true });
+      for (const key of this.#fileKeys.get(file) ?? []) {
+        if (now.has(key)) continue;
+        this.#defs.get(key)?.delete(file);
+        keys.add(key);
+      }
+      for (const [key, d] of now) {
+        let defs = this.#defs.get(key);
+        if (!defs) this.#defs.set(key, (defs = new Map()));
+        defs.set(file, d);
+        keys.add(key);
+      }
+      if (now.size > 0) this.#fileKeys.set(file, new Set(now.keys()));
+      else this.#fileKeys.delete(file);
     }
-    // The file that had an object keeps it; a new duplicate is the one reported. A lingering object
-    // yields to one defined in another file (it moved there) but its file keeps the ownership until
-    // the grace period is over, in case it comes back.
-    const objects = new Map<string, SourceObject>();
-    const owners = new Map<string, string>();
-    for (const [key, list] of definitions) {
-      const previous = this.#owners.get(key);
-      const live = list.filter((d) => !d.lingering);
-      const kept = live.find((d) => d.file === previous);
-      const winner = kept ?? live[0] ?? list[0];
-      if (!winner) continue;
-      objects.set(key, winner.object);
-      owners.set(key, list.some((d) => d.file === previous) && previous !== undefined ? previous : winner.file);
-      const why = kept && kept !== live[0] ? 'which had it first and keeps it' : 'which wins because its path sorts first';
-      for (const d of live) {
-        if (d === winner) continue;
-        const o = d.object;
-        problems.push({ origin: d.file, message: `${d.file}: ${o.kind} "${o.namespace}/${o.name}" is also defined in ${winner.file}, ${why} — remove one of the two definitions` });
+    this.#dirtyFiles.clear();
+    let changed = false;
+    for (const key of keys) changed = this.#resolve(key) || changed;
+    if (this.#problemsStale) {
+      this.#problemsStale = false;
+      const problems = this.#collectProblems();
+      if (!sameProblems(problems, this.#problems)) {
+        this.#problems = problems;
+        changed = true;
       }
     }
-    this.#owners = owners;
-    problems.sort((a, b) => byCodeUnit(a.origin, b.origin));
-    return { objects, problems };
+    return changed;
+  }
+
+  // The file that had an object keeps it; a new duplicate is the one reported. A lingering object
+  // yields to one defined in another file (it moved there) but its file keeps the ownership until
+  // the grace period is over, in case it comes back. Files count in path order.
+  /** Which definition of an object is served; true if that changed the objects. */
+  #resolve(key: string): boolean {
+    const defs = this.#defs.get(key);
+    const list = [...(defs ?? [])].sort(([a], [b]) => byCodeUnit(a, b)).map(([file, d]) => ({ file, ...d }));
+    const previous = this.#owners.get(key);
+    const live = list.filter((d) => !d.lingering);
+    const kept = live.find((d) => d.file === previous);
+    const winner = kept ?? live[0] ?? list[0];
+    const before = this.#objects.get(key);
+    const hadDuplicates = this.#duplicates.delete(key);
+    if (!winner) {
+      this.#defs.delete(key);
+      this.#owners.delete(key);
+      this.#objects.delete(key);
+      if (hadDuplicates) this.#problemsStale = true;
+      return before !== undefined;
+    }
+    this.#objects.set(key, winner.object);
+    this.#owners.set(key, list.some((d) => d.file === previous) && previous !== undefined ? previous : winner.file);
+    const why = kept && kept !== live[0] ? 'which had it first and keeps it' : 'which wins because its path sorts first';
+    const duplicates = new Map<string, SourceProblem>();
+    for (const d of live) {
+      if (d === winner) continue;
+      const o = d.object;
+      duplicates.set(d.file, { origin: d.file, message: `${d.file}: ${o.kind} "${o.namespace}/${o.name}" is also defined in ${winner.file}, ${why} — remove one of the two definitions` });
+    }
+    if (duplicates.size > 0) this.#duplicates.set(key, duplicates);
+    if (hadDuplicates || duplicates.size > 0) this.#problemsStale = true;
+    return before !== winner.object;
+  }
+
+  /** Every problem, by origin: the folder's, then each file's own and its duplicate definitions. */
+  #collectProblems(): SourceProblem[] {
+    const problems: SourceProblem[] = this.#dirProblem ? [this.#dirProblem] : [];
+    for (const file of [...this.#files.keys()].sort(byCodeUnit)) {
+      const entry = this.#files.get(file);
+      if (entry?.problem) problems.push(entry.problem);
+    }
+    for (const byFile of this.#duplicates.values()) problems.push(...byFile.values());
+    return problems.sort((a, b) => byCodeUnit(a.origin, b.origin));
   }
 }
 
@@ -488,13 +561,8 @@ function byCodeUnit(a: string, b: string): number {
   return a < b ? -1 : a > b ? 1 : 0;
 }
 
-function sameState(a: SourceState, b: SourceState): boolean {
-  if (a.objects.size !== b.objects.size || a.problems.length !== b.problems.length) return false;
-  for (const [key, o] of a.objects) {
-    const other = b.objects.get(key);
-    if (!other || !sameObject(o, other)) return false;
-  }
-  return a.problems.every((p, i) => p.origin === b.problems[i]?.origin && p.message === b.problems[i]?.message);
+function sameProblems(a: readonly SourceProblem[], b: readonly SourceProblem[]): boolean {
+  return a.length === b.length && a.every((p, i) => p.origin === b[i]?.origin && p.message === b[i]?.message);
 }
 
 function sameObject(a: SourceObject, b: SourceObject): boolean {
