@@ -116,12 +116,65 @@ export class ModelBuilder {
   private order: string[] = [];
   /** Each group's model with what it was made of: kept (the same object) while those are the same. */
   private models = new Map<string, GroupMemo>();
+  /** The last state built from, and its result. */
+  private last: { objects: SourceState['objects']; secretsRead: SourceState['secretsRead']; result: ModelResult } | undefined;
 
   constructor(background?: BackgroundParsing) {
     this.background = background;
   }
 
   build(state: SourceState): ModelResult {
+    const result = this.update(state) ?? this.buildAll(state);
+    this.last = { objects: state.objects, secretsRead: state.secretsRead, result };
+    return { ...result, errors: [...result.errors] }; // the caller adds its own errors to the list
+  }
+
+  /**
+   * The last result with only the changed ConfigMaps looked at again, when that is all the change
+   * can affect: each was and still is the valid owner of its group (same ambassador, same
+   * environments), using no Secret, with no error. That is the usual edit; anything else (a
+   * ConfigMap or Secret added, removed or changed otherwise, ownership, holds, errors) is left to
+   * buildAll(), which gets the same answer, looking at everything.
+   */
+  private update(state: SourceState): ModelResult | undefined {
+    const last = this.last;
+    if (!last || state.objects.size !== last.objects.size || this.parsed.size > 0 || !sameSet(state.secretsRead, last.secretsRead)) return undefined;
+    const changed: ConfigMapObject[] = [];
+    for (const [key, o] of state.objects) {
+      const before = last.objects.get(key);
+      if (before === o) continue;
+      if (before?.kind !== 'ConfigMap' || o.kind !== 'ConfigMap' || isAmbassadorConfigMap(before) !== isAmbassadorConfigMap(o)) return undefined;
+      if (isAmbassadorConfigMap(o)) changed.push(o);
+    }
+    if (changed.length === 0) return last.result;
+    const ambassadors = new Map(last.result.ambassadors);
+    for (const cm of changed) {
+      const id = `${cm.namespace}/${cm.name}`;
+      const before = this.examined.get(id)?.outcome.candidate;
+      if (!before || !this.isPlainOwner(before)) return undefined;
+      const outcome = this.examine(id, cm);
+      if (outcome.parsing) this.examined.delete(id);
+      else this.examined.set(id, { cm, outcome });
+      const c = outcome.candidate;
+      if (!c || !this.isPlainOwner(c, before.groupKey) || !sameKeys(c.accepted.environments, before.accepted.environments)) return undefined;
+      const wanted = new Set<string>();
+      const errors: ConfigError[] = [];
+      ambassadors.set(c.groupKey, this.model(state, c.group, c.groupKey, c, c.accepted.config, wanted, errors, this.models));
+      for (const [environment, config] of c.accepted.environments) {
+        const group = { ...c.group, environment };
+        ambassadors.set(groupKey(group), this.model(state, group, groupKey(group), c, config, wanted, errors, this.models));
+      }
+      if (wanted.size > 0 || errors.length > 0) return undefined;
+    }
+    return { ...last.result, ambassadors };
+  }
+
+  /** A valid candidate that owns its group (`groupKey`, when given) and uses no Secret. */
+  private isPlainOwner(c: Candidate, key = c.groupKey): boolean {
+    return !c.stale && c.groupKey === key && this.owners.get(key) === c.configMap && [...c.accepted.uses.values()].every((u) => u.length === 0);
+  }
+
+  private buildAll(state: SourceState): ModelResult {
     const errors: ConfigError[] = [];
     const candidates: Candidate[] = [];
     const invalidClaims: Claim[] = [];
@@ -162,41 +215,7 @@ export class ModelBuilder {
     const wantedSecrets = new Set<string>();
     const models = new Map<string, GroupMemo>();
     const add = (group: GroupId, key: string, c: Candidate, config: AmbassadorConfig) => {
-      const uses = c.accepted.uses.get(config) ?? [];
-      const memo = this.models.get(key);
-      // A config that uses no Secret, from the same ConfigMap object as last time: the same model.
-      if (uses.length === 0 && memo?.candidate === c && memo.config === config) {
-        models.set(key, memo);
-        ambassadors.set(key, memo.model);
-        return;
-      }
-      const found: (SourceObject | undefined)[] = [];
-      const unread = new Set<string>();
-      for (const site of uses) {
-        const secret = `${group.namespace}/${site.name}`;
-        wantedSecrets.add(secret);
-        if (state.secretsRead && !state.secretsRead.has(secret)) unread.add(site.name);
-        found.push(state.objects.get(`Secret/${secret}`));
-      }
-      const unreadKey = [...unread].join('\u0000');
-      // Made of the same config and the same Secret objects as last time: the same model.
-      if (memo && memo.config === config && memo.candidate.cm === c.cm && memo.candidate.accepted === c.accepted && memo.candidate.stale === c.stale && memo.unread === unreadKey && memo.secrets.length === found.length && memo.secrets.every((o, i) => o === found[i])) {
-        models.set(key, memo);
-        if (memo.errors.length > 0) errors.push(...memo.errors);
-        ambassadors.set(key, memo.model);
-        return;
-      }
-      const secrets = new Map<string, SecretObject>();
-      for (const o of found) if (o?.kind === 'Secret') secrets.set(o.name, o);
-      const groupErrors: ConfigError[] = [];
-      for (const site of uses) {
-        const problem = unread.has(site.name) ? undefined : secretProblem(group.namespace, site, secrets);
-        if (problem) groupErrors.push(withFileLine(c.cm, { object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem }));
-      }
-      const model: AmbassadorModel = { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets), descriptorSets: c.accepted.descriptorSets };
-      models.set(key, { config, candidate: c, secrets: found, unread: unreadKey, model, errors: groupErrors });
-      errors.push(...groupErrors);
-      ambassadors.set(key, model);
+      ambassadors.set(key, this.model(state, group, key, c, config, wantedSecrets, errors, models));
     };
     for (const c of candidates) {
       const group = c.group;
@@ -219,6 +238,44 @@ export class ModelBuilder {
     for (const claim of invalidClaims) if (!owners.has(claim.group) && !held.has(claim.group)) held.set(claim.group, { configMap: claim.configMap, parsing: claim.parsing });
     // An environment's merged config repeats its ConfigMap's Secret errors: report each once.
     return { ambassadors, errors: [...new Map(errors.map((e) => [JSON.stringify(e), e])).values()], wantedSecrets, held };
+  }
+
+  /** A group's model (the one it had when made of the same things), recorded in `models`; the
+   * Secrets it references are added to `wanted`, its errors to `errors`. */
+  private model(state: SourceState, group: GroupId, key: string, c: Candidate, config: AmbassadorConfig, wanted: Set<string>, errors: ConfigError[], models: Map<string, GroupMemo>): AmbassadorModel {
+    const uses = c.accepted.uses.get(config) ?? [];
+    const memo = this.models.get(key);
+    // A config that uses no Secret, from the same ConfigMap object as last time: the same model.
+    if (uses.length === 0 && memo?.candidate === c && memo.config === config) {
+      models.set(key, memo);
+      return memo.model;
+    }
+    const found: (SourceObject | undefined)[] = [];
+    const unread = new Set<string>();
+    for (const site of uses) {
+      const secret = `${group.namespace}/${site.name}`;
+      wanted.add(secret);
+      if (state.secretsRead && !state.secretsRead.has(secret)) unread.add(site.name);
+      found.push(state.objects.get(`Secret/${secret}`));
+    }
+    const unreadKey = [...unread].join('\u0000');
+    // Made of the same config and the same Secret objects as last time: the same model.
+    if (memo && memo.config === config && memo.candidate.cm === c.cm && memo.candidate.accepted === c.accepted && memo.candidate.stale === c.stale && memo.unread === unreadKey && memo.secrets.length === found.length && memo.secrets.every((o, i) => o === found[i])) {
+      models.set(key, memo);
+      if (memo.errors.length > 0) errors.push(...memo.errors);
+      return memo.model;
+    }
+    const secrets = new Map<string, SecretObject>();
+    for (const o of found) if (o?.kind === 'Secret') secrets.set(o.name, o);
+    const groupErrors: ConfigError[] = [];
+    for (const site of uses) {
+      const problem = unread.has(site.name) ? undefined : secretProblem(group.namespace, site, secrets);
+      if (problem) groupErrors.push(withFileLine(c.cm, { object: c.configMap, key: CONFIG_KEY, path: formatPath(site.path), message: problem }));
+    }
+    const model: AmbassadorModel = { group, configMap: c.configMap, config, stale: c.stale, waiting: unread.size > 0, secrets, secretsVersion: hashSecrets(secrets), descriptorSets: c.accepted.descriptorSets };
+    models.set(key, { config, candidate: c, secrets: found, unread: unreadKey, model, errors: groupErrors });
+    errors.push(...groupErrors);
+    return model;
   }
 
   /** One ConfigMap's current content: its config (or last good one), errors, or claim. */
@@ -285,6 +342,14 @@ export class ModelBuilder {
     }
     return undefined;
   }
+}
+
+function sameSet(a: ReadonlySet<string> | undefined, b: ReadonlySet<string> | undefined): boolean {
+  return a === b || (a !== undefined && b !== undefined && a.size === b.size && [...a].every((x) => b.has(x)));
+}
+
+function sameKeys(a: ReadonlyMap<string, unknown>, b: ReadonlyMap<string, unknown>): boolean {
+  return a.size === b.size && [...a.keys()].every((k) => b.has(k));
 }
 
 /** The older first, when creation times are known; then by name (the candidates come sorted by name). */
