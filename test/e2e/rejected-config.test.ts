@@ -58,7 +58,9 @@ it('reports an invalid manifest precisely and keeps serving the previous config'
   const expected = `${join(cp.dir, 'guarded.yaml')}:17: ConfigMap safe/guarded: ambassador.yaml: listeners[0].routes[0].timeout (line 8): expected a duration such as "250ms", "5s", "1.5s" or "2m", found "soon"`;
   await waitUntil(async () => (await cp.status()).errors.length > 0, 2000, 'the error in /debug/status');
   expect((await cp.status()).errors).toEqual([expected]);
-  expect(cp.proc.output().slice(mark)).toContain(expected.replaceAll('"', '\\"'));
+  // The log line is written before /debug/status can show the error, but it comes over a pipe that
+  // the test may read after the HTTP answer.
+  await waitUntil(async () => cp.proc.output().slice(mark).includes(expected.replaceAll('"', '\\"')), 2000, 'the error in the log');
   // Envoy still routes with the last good config, and was sent nothing new.
   for (let i = 0; i < 20; i++) expect((await get(port)).upstream).toBe('v1');
   const metrics = await (await fetch(`http://127.0.0.1:${cp.httpPort}/metrics`)).text();
