@@ -204,6 +204,7 @@ export class DirectorySource implements Source {
 
   /** Reads the file once nothing has changed it for `settleMs`. */
   #settle(file: string): void {
+    if (this.#stopped) return;
     clearTimeout(this.#settling.get(file));
     this.#settling.set(file, setTimeout(() => {
       this.#settling.delete(file);
