@@ -10,7 +10,7 @@ import { buildSnapshot, EMPTY_SNAPSHOT, type Snapshot } from './cache/snapshot.t
 import { formatConfigError, type ConfigError } from './model/errors.ts';
 import { ConfigParser } from './model/config-parser.ts';
 import type { ParseResult } from './model/parse-configmap.ts';
-import { ModelBuilder, type AmbassadorModel } from './model/model-builder.ts';
+import { ModelBuilder, type AmbassadorModel, type ModelResult } from './model/model-builder.ts';
 import { CONFIG_KEY } from './model/parse-configmap.ts';
 import type { ConfigStatusSink } from './observe/config-status.ts';
 import { startHttpServer } from './observe/http.ts';
@@ -86,6 +86,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
   const builder = new ModelBuilder({ parser, onParsed: () => { if (latestState) onChange(latestState); } });
   /** Each group's model as last built, and its snapshot (or the error that kept it from having one). */
   const built = new Map<string, { model: AmbassadorModel; snapshot?: Snapshot; error?: ConfigError }>();
+  /** The groups whose last model could not be translated (their entries in `built` have the error). */
+  const untranslatable = new Set<string>();
   /** The latest model's groups: a group whose model is the same object as before has not changed. */
   let ambassadors: ReadonlyMap<string, AmbassadorModel> = new Map();
   let held: ReadonlyMap<string, { configMap: string }> = new Map();
@@ -121,30 +123,19 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     o.source.want?.(model.wantedSecrets);
     /** The groups whose model changed: only they are translated, encoded and announced. */
     const changed: string[] = [];
-    for (const [key, m] of model.ambassadors) {
+    for (const key of model.changed ?? model.ambassadors.keys()) {
+      const m = model.ambassadors.get(key);
+      if (!m) continue;
       if (before.get(key) !== m) changed.push(key);
       if (m.waiting) continue;
-      const snapshot = snapshotFor(key, m, model.errors);
+      const snapshot = snapshotFor(key, m);
       if (snapshot && cache.latest(key) !== snapshot) cache.set(key, snapshot);
     }
-    for (const [key, { configMap, parsing }] of model.held) {
-      built.delete(key);
-      encoder.forget(key);
-      cache.hold(key, parsing
-        ? `ConfigMap ${configMap} claims it and is being parsed (a large config): its Envoys are not answered until it is, and keep the config they have`
-        : `ConfigMap ${configMap} claims it but has had no valid version since this control plane started: its Envoys are not answered and keep the config they have`);
-    }
-    for (const key of cache.groupNames()) {
-      if (model.ambassadors.has(key) || model.held.has(key)) continue;
-      built.delete(key);
-      encoder.forget(key);
-      // A removed environment falls back to its ambassador's config; a removed ambassador (a
-      // deletion this process saw) gets none.
-      if (key !== baseGroupKey(key)) cache.remove(key);
-      else if (cache.latest(key) !== EMPTY_SNAPSHOT) {
-        cache.set(key, EMPTY_SNAPSHOT);
-        log.info({ group: key }, 'no ConfigMap configures this ambassador any more: its Envoys get an empty configuration');
-      }
+    if (!model.changed) updateGroupSet(model); // groups may have come or gone
+    // A failure to translate is an error on the group's ConfigMap while the group has that model.
+    for (const key of untranslatable) {
+      const b = built.get(key);
+      if (b?.error && model.ambassadors.get(key) === b.model) model.errors.push(b.error);
     }
     const formatted = model.errors.map((e) => ({ object: e.object, text: formatConfigError(e) }));
     const errors = formatted.map((f) => f.text);
@@ -164,13 +155,38 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       log.info({ groups: [...model.ambassadors.keys()] }, 'sources synced; serving');
       changed.splice(0, changed.length, ...model.ambassadors.keys()); // nothing was announced before
     }
-    announce(model.ambassadors, changed);
+    announce(model.ambassadors, changed, model.changed === undefined);
+  };
+
+  /** Holds the groups only an invalid ConfigMap claims; empties or forgets the groups gone. */
+  const updateGroupSet = (model: ModelResult) => {
+    for (const [key, { configMap, parsing }] of model.held) {
+      built.delete(key);
+      untranslatable.delete(key);
+      encoder.forget(key);
+      cache.hold(key, parsing
+        ? `ConfigMap ${configMap} claims it and is being parsed (a large config): its Envoys are not answered until it is, and keep the config they have`
+        : `ConfigMap ${configMap} claims it but has had no valid version since this control plane started: its Envoys are not answered and keep the config they have`);
+    }
+    for (const key of cache.groupNames()) {
+      if (model.ambassadors.has(key) || model.held.has(key)) continue;
+      built.delete(key);
+      untranslatable.delete(key);
+      encoder.forget(key);
+      // A removed environment falls back to its ambassador's config; a removed ambassador (a
+      // deletion this process saw) gets none.
+      if (key !== baseGroupKey(key)) cache.remove(key);
+      else if (cache.latest(key) !== EMPTY_SNAPSHOT) {
+        cache.set(key, EMPTY_SNAPSHOT);
+        log.info({ group: key }, 'no ConfigMap configures this ambassador any more: its Envoys get an empty configuration');
+      }
+    }
   };
 
   /** Accepted goes out for a ConfigMap's current content once its snapshot is what its Envoys are
    * served: never for a version built before the sources synced, or one superseded unserved. */
-  const announce = (ambassadors: ReadonlyMap<string, AmbassadorModel>, changed: readonly string[]) => {
-    for (const key of announced.keys()) if (!ambassadors.has(key)) announced.delete(key);
+  const announce = (ambassadors: ReadonlyMap<string, AmbassadorModel>, changed: readonly string[], groupsMayBeGone: boolean) => {
+    if (groupsMayBeGone) for (const key of announced.keys()) if (!ambassadors.has(key)) announced.delete(key);
     if (!cache.isSynced()) return;
     for (const key of changed) {
       const m = ambassadors.get(key);
@@ -186,15 +202,13 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     }
   };
 
-  /** The group's snapshot; a failure to make one is an error on its ConfigMap, added to `errors`.
+  /** The group's snapshot; a failure to make one is recorded as the error of this model.
    * Made again only when the group's model changed, and then translated and encoded again only when
    * its config or Secrets did; resources whose content is unchanged keep their encoding. */
-  const snapshotFor = (key: string, m: AmbassadorModel, errors: ConfigError[]): Snapshot | undefined => {
+  const snapshotFor = (key: string, m: AmbassadorModel): Snapshot | undefined => {
     const previous = built.get(key);
-    if (previous?.model === m) {
-      if (previous.error) errors.push(previous.error);
-      return previous.snapshot;
-    }
+    if (previous?.model === m) return previous.snapshot;
+    untranslatable.delete(key);
     const same = previous?.snapshot && previous.model.config === m.config && previous.model.secretsVersion === m.secretsVersion && previous.model.descriptorSets === m.descriptorSets;
     if (same) {
       built.set(key, { model: m, snapshot: previous.snapshot });
@@ -208,9 +222,8 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     } catch (e) {
       log.error({ group: key, err: (e as Error).message }, 'translation failed (a bug): the group keeps its previous snapshot');
       const message = `could not be translated for ${key} (an internal error, please report it: ${e instanceof Error ? `${e.name}: ${e.message}` : String(e)}) — its Envoys keep their previous configuration`;
-      const error = { object: m.configMap, key: CONFIG_KEY, path: '', message };
-      built.set(key, { model: m, error });
-      errors.push(error);
+      built.set(key, { model: m, error: { object: m.configMap, key: CONFIG_KEY, path: '', message } });
+      untranslatable.add(key);
       return undefined;
     }
     if (problems.length > 0) {

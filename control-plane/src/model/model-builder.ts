@@ -41,6 +41,10 @@ export interface ModelResult {
    * valid version since start claims (by its `ambassador:` line): group → that ConfigMap, and
    * whether its content is still being parsed (rather than invalid). */
   held: Map<string, { configMap: string; parsing: boolean }>;
+  /** When set, the only groups whose model may differ from the previous result's (the others, the
+   * held groups, the errors and the wanted Secrets are the previous result's); absent, anything may
+   * have changed. */
+  changed?: ReadonlySet<string>;
 }
 
 interface Candidate {
@@ -146,8 +150,9 @@ export class ModelBuilder {
       if (before?.kind !== 'ConfigMap' || o.kind !== 'ConfigMap' || isAmbassadorConfigMap(before) !== isAmbassadorConfigMap(o)) return undefined;
       if (isAmbassadorConfigMap(o)) changed.push(o);
     }
-    if (changed.length === 0) return last.result;
+    if (changed.length === 0) return { ...last.result, changed: new Set() };
     const ambassadors = new Map(last.result.ambassadors);
+    const groups = new Set<string>();
     for (const cm of changed) {
       const id = `${cm.namespace}/${cm.name}`;
       const before = this.examined.get(id)?.outcome.candidate;
@@ -160,13 +165,15 @@ export class ModelBuilder {
       const wanted = new Set<string>();
       const errors: ConfigError[] = [];
       ambassadors.set(c.groupKey, this.model(state, c.group, c.groupKey, c, c.accepted.config, wanted, errors, this.models));
+      groups.add(c.groupKey);
       for (const [environment, config] of c.accepted.environments) {
         const group = { ...c.group, environment };
         ambassadors.set(groupKey(group), this.model(state, group, groupKey(group), c, config, wanted, errors, this.models));
+        groups.add(groupKey(group));
       }
       if (wanted.size > 0 || errors.length > 0) return undefined;
     }
-    return { ...last.result, ambassadors };
+    return { ...last.result, ambassadors, changed: groups };
   }
 
   /** A valid candidate that owns its group (`groupKey`, when given) and uses no Secret. */
