@@ -31,7 +31,6 @@ import { ensureKubeBinaries, startKubeApiServer } from './apiserver.ts';
 import type { CommandResult, KubeApiServer } from './apiserver.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const root = join(here, '..', '..');
 
 export const NODE_NAME = 'xds-test-node';
 // The bridge's own address (the Pods' gateway), which the host-local IPAM never hands out.
@@ -51,6 +50,8 @@ export interface KubeCluster {
   readonly api: KubeApiServer;
   /** kubectl as cluster admin; never throws on exit code. */
   kubectl(args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<CommandResult>;
+  /** kubectl as a tracked process (for streams such as `exec` of a request loop). */
+  kubectlProcess(args: readonly string[]): TestProcess;
   /** kubectl that must succeed: its stdout. */
   kubectlOk(args: readonly string[], options?: { input?: string; env?: Record<string, string> }): Promise<string>;
   /** The last lines of every component's output (for failure messages). */
@@ -196,6 +197,11 @@ async function cleanUp(kubeProxy: string | undefined): Promise<void> {
   await rm(DIR, { recursive: true, force: true });
 }
 
+/** The kubectl of the cluster (the one test/kube/build.sh built). */
+export async function kubectlPath(): Promise<string> {
+  return (await ensureKubeBinaries()).kubectl;
+}
+
 /** The images deploy/ runs (test/kube/images.sh, cached): [image, tarball] pairs. */
 async function buildImages(): Promise<Array<[string, string]>> {
   const proc = startProcess({ name: 'test/kube/images.sh', cmd: 'bash', args: [join(here, 'images.sh')], maxOutputBytes: 256 * 1024 });
@@ -337,7 +343,11 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     api = await startKubeApiServer({
       address: NODE_IP,
       extraServingIps: [KUBERNETES_SERVICE_IP],
-      extraApiServerArgs: [`--service-cluster-ip-range=${SERVICE_CIDR}`, '--endpoint-reconciler-type=lease'],
+      extraApiServerArgs: [
+        `--service-cluster-ip-range=${SERVICE_CIDR}`,
+        '--endpoint-reconciler-type=lease', // the `kubernetes` Service's endpoint: the node address
+        '--kubelet-preferred-address-types=InternalIP', // logs and exec: the node's name resolves nowhere
+      ],
     });
     const kubeconfig = api.kubeconfigPath;
     const caFile = join(DIR, 'ca.crt');
@@ -475,12 +485,13 @@ export async function startKubeCluster(): Promise<KubeCluster> {
     // A new namespace's `default` ServiceAccount comes from the controller-manager: wait for it.
     await waitFor('ServiceAccount default/default', 60_000, async () => ((await kubectl(['get', 'serviceaccount', 'default'])).code === 0 ? true : undefined), dead);
 
-    return { api, kubectl, kubectlOk, logs, stop };
+    const kubectlProcess = (args: readonly string[]): TestProcess =>
+      startProcess({ name: `kubectl ${args[0] ?? ''}`, cmd: bins.kubectl, args: [`--cache-dir=${join(DIR, 'kubectl-cache')}`, ...args], env: { KUBECONFIG: kubeconfig } });
+
+    return { api, kubectl, kubectlProcess, kubectlOk, logs, stop };
   } catch (error) {
     const message = `${String(error)}\n${logs()}`;
     await stop();
     throw new Error(message);
   }
 }
-
-export const repositoryRoot = root;
