@@ -9,7 +9,7 @@
 // The example config's upstream is api.themoviedb.org, which no test may reach: the test's own
 // `kubectl edit` points it at an upstream in the cluster (Deployment `upstream` in demo), which is
 // what a user would do with their own service.
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawn } from 'node:child_process';
@@ -24,6 +24,12 @@ let cluster: KubeCluster;
 let dir: string;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** The machine's monotonic clock in ms (/proc/uptime): the containers share the kernel, so the
+ * request loops stamp their results with it too, free of the delay of kubectl exec's stream. */
+async function uptime(): Promise<number> {
+  return Math.round(Number((await readFile('/proc/uptime', 'utf8')).split(' ')[0]) * 1000);
+}
 
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -109,7 +115,7 @@ async function envoyVersions(pod: string): Promise<Record<string, string>> {
 }
 
 interface RequestLoop {
-  /** One entry per request, stamped when its result arrived here. */
+  /** One entry per request, stamped (uptime()) in the Pod when it completed. */
   readonly results: Array<{ at: number; ok: boolean }>;
   readonly proc: TestProcess;
   /** Ends the loop (kubectl exec) and returns the results. */
@@ -117,17 +123,20 @@ interface RequestLoop {
 }
 
 /** The app's own kind of request, in a loop in the app container: GET localhost:8000 through the
- * sidecar every 50 ms for at most `seconds`, one line per request ("ok" or "fail"). No `wget -T`:
+ * sidecar every 50 ms for at most `seconds`, one line per request ("ok" or "fail", and the uptime). No `wget -T`:
  * Debian's static busybox 1.35 segfaults with it; the route's 5 s timeout bounds each request. */
 function requestLoop(pod: string, seconds: number): RequestLoop {
-  const script = `end=$(( $(date +%s) + ${seconds} )); while [ $(date +%s) -lt $end ]; do if wget -q -O /dev/null http://127.0.0.1:8000/3/discover/movie; then echo ok; else echo fail; fi; usleep 50000; done`;
+  const script = `end=$(( $(date +%s) + ${seconds} )); while [ $(date +%s) -lt $end ]; do if wget -q -O /dev/null http://127.0.0.1:8000/3/discover/movie; then r=ok; else r=fail; fi; read up idle </proc/uptime; echo "$r $up"; usleep 50000; done`;
   const proc = cluster.kubectlProcess(['-n', 'demo', 'exec', pod, '-c', 'app', '--', 'sh', '-c', script]);
   const results: Array<{ at: number; ok: boolean }> = [];
   let partial = '';
   proc.child.stdout?.on('data', (chunk: Buffer) => {
     const lines = (partial + chunk.toString()).split('\n');
     partial = lines.pop() ?? '';
-    for (const line of lines) if (line === 'ok' || line === 'fail') results.push({ at: Date.now(), ok: line === 'ok' });
+    for (const line of lines) {
+      const m = /^(ok|fail) (\d+\.\d+)$/.exec(line);
+      if (m) results.push({ at: Math.round(Number(m[2]) * 1000), ok: m[1] === 'ok' });
+    }
   });
   return {
     results,
@@ -193,7 +202,7 @@ describe('deploy/ on a real node', () => {
     const editor = join(dir, 'edit.sh');
     await writeFile(editor, `#!/bin/sh\nsed -i -e 's|"api.themoviedb.org:443"|"upstream.demo.svc:8080"|' -e '/^ *tls: {}$/d' "$1"\n`, { mode: 0o755 });
     const edit = await cluster.kubectlOk(['-n', 'demo', 'edit', 'configmap', 'movies-ambassador'], { env: { KUBE_EDITOR: editor } });
-    const edited = Date.now();
+    const edited = await uptime();
     expect(edit).toContain('configmap/movies-ambassador edited');
     const firstOk = await until('a request through the edited route', 5_000, async () => loop.results.find((r) => r.ok)).catch(async (error: unknown) => {
       const clusters = await envoyAdmin(pod!.name, '/clusters');
@@ -225,9 +234,9 @@ describe('deploy/ on a real node', () => {
     const loops = movies.map((p) => requestLoop(p.name, 15));
     await until('loops running', 10_000, async () => (loops.every((l) => l.results.length >= 3) ? true : undefined));
     await cluster.kubectlOk(['-n', 'xds-system', 'delete', 'pod', victim.name, '--wait=false']);
-    const deleted = Date.now();
+    const deleted = await uptime();
     await until('both Envoys on the surviving replica', 10_000, async () => ((await streams(survivor.ip)) === movies.length ? true : undefined));
-    const reconnected = Date.now() - deleted;
+    const reconnected = (await uptime()) - deleted;
     await sleep(3000); // requests keep flowing after the switch
     const results = await Promise.all(loops.map((l) => l.stop()));
 
