@@ -209,6 +209,7 @@ describe('deploy/ on a real node', () => {
       throw new Error(`${String(error)}; ${loop.results.length} requests; Envoy's clusters:\n${clusters}\n${loop.proc.output()}`);
     });
     const after = await loop.stop();
+    console.log(`kubectl edit → first request through the new route: ${firstOk.at - edited} ms`);
     expect(firstOk.at - edited).toBeLessThan(1000);
     // Once switched, every request succeeds.
     expect(after.filter((r) => r.at > firstOk.at && !r.ok)).toEqual([]);
