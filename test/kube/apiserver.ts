@@ -78,6 +78,11 @@ export interface StartKubeApiServerOptions {
   extraApiServerArgs?: readonly string[];
   /** How long to wait for /readyz after each (re)start. Default 90 s. */
   readyTimeoutMs?: number;
+  /** The address kube-apiserver binds to and advertises, and the URL's host. Default 127.0.0.1;
+   * a test node (cluster.ts) gives a private address its Pods reach. */
+  address?: string;
+  /** More IP addresses for the serving certificate (e.g. the `kubernetes` Service's ClusterIP). */
+  extraServingIps?: readonly string[];
 }
 
 function run(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CommandResult> {
@@ -186,7 +191,7 @@ function kubeconfigYaml(server: string, caPem: string, token: string, namespace:
 
 /** Self-signed CA, a serving certificate for 127.0.0.1 signed by it, and a ServiceAccount signing
  * key pair, all made with the openssl command in `dir`. */
-async function makeCertificates(dir: string): Promise<void> {
+async function makeCertificates(dir: string, servingIps: readonly string[]): Promise<void> {
   await writeFile(
     join(dir, 'ca.cnf'),
     [
@@ -209,7 +214,7 @@ async function makeCertificates(dir: string): Promise<void> {
       'basicConstraints = critical,CA:FALSE',
       'keyUsage = critical,digitalSignature,keyEncipherment',
       'extendedKeyUsage = serverAuth',
-      'subjectAltName = IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc',
+      `subjectAltName = ${servingIps.map((ip) => `IP:${ip}`).join(',')},DNS:localhost,DNS:kubernetes,DNS:kubernetes.default,DNS:kubernetes.default.svc`,
       'subjectKeyIdentifier = hash',
       'authorityKeyIdentifier = keyid',
       '',
@@ -267,18 +272,19 @@ export async function startKubeApiServer(options: StartKubeApiServerOptions = {}
       maxOutputBytes: 256 * 1024,
     });
 
-    await makeCertificates(dir);
+    const address = options.address ?? '127.0.0.1';
+    await makeCertificates(dir, [...new Set(['127.0.0.1', address, ...(options.extraServingIps ?? [])])]);
     const caPem = await readFile(join(dir, 'ca.crt'), 'utf8');
     const adminToken = randomBytes(24).toString('hex');
     await writeFile(join(dir, 'tokens.csv'), `${adminToken},xds-test-admin,xds-test-admin,"system:masters"\n`, { mode: 0o600 });
     await waitForEtcd(etcd, etcdUrl, 30_000);
 
-    const url = `https://127.0.0.1:${port}`;
+    const url = `https://${address}:${port}`;
     const endpoint = { url, caPem };
     const apiServerArgs = [
       `--etcd-servers=${etcdUrl}`,
-      '--bind-address=127.0.0.1',
-      '--advertise-address=127.0.0.1',
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${port}`,
       `--tls-cert-file=${join(dir, 'server.crt')}`,
       `--tls-private-key-file=${join(dir, 'server.key')}`,

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds a real Kubernetes API server for the tests from the Go module proxy, and caches it:
+# Builds a real Kubernetes for the tests from the Go module proxy, and caches it:
 #
-#   kube-apiserver  k8s.io/kubernetes/cmd/kube-apiserver   at KUBE_VERSION (below)
-#   kubectl         k8s.io/kubernetes/cmd/kubectl          at KUBE_VERSION (with kustomize built in)
+#   kube-apiserver, kube-controller-manager, kube-scheduler, kubelet, kube-proxy, kubectl (with
+#                   kustomize built in): k8s.io/kubernetes/cmd/NAME at KUBE_VERSION (below)
 #   etcd            go.etcd.io/etcd/server/v3 (package main) at the version that Kubernetes release
 #                   pins in its go.mod
+#   coredns         github.com/coredns/coredns at COREDNS_VERSION, with only the plugins a test
+#                   cluster's DNS needs (a generated main package; see "coredns" below)
 #
 # into ${XDS_KUBE_CACHE:-$HOME/.cache/xds-ambassador/kube}/<KUBE_VERSION>/bin/ — outside the work
 # tree, so nothing of Kubernetes or etcd is ever part of the repository. A second run finds the
@@ -26,6 +28,12 @@
 set -euo pipefail
 
 KUBE_VERSION=v1.35.8
+# The release whose go.mod requires the same client-go minor as KUBE_VERSION (shared module cache).
+COREDNS_VERSION=v1.14.7
+# The plugins of the test cluster's DNS, in the order CoreDNS runs them (see "coredns" below).
+COREDNS_PLUGINS=(bind errors kubernetes cache)
+COREDNS_BUILD="$COREDNS_VERSION ${COREDNS_PLUGINS[*]}"
+KUBE_COMMANDS=(kube-apiserver kubectl kube-controller-manager kube-scheduler kubelet kube-proxy)
 
 CACHE_ROOT="${XDS_KUBE_CACHE:-$HOME/.cache/xds-ambassador/kube}"
 DIR="$CACHE_ROOT/$KUBE_VERSION"
@@ -39,14 +47,21 @@ fi
 now() { echo "${EPOCHREALTIME/,/.}"; }
 took() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1fs", b - a }'; }
 
-# Everything is built when the stamp exists (written last, after every binary is in place).
+# Everything is built when the stamp exists (written last, after every binary is in place). A
+# binary already there (from an earlier, shorter list) is kept: each is moved into place whole.
 STAMP="$BIN/.complete"
-report_cached() {
-  echo "kube-apiserver $KUBE_VERSION: ok (cached)"
-  echo "kubectl $KUBE_VERSION: ok (cached)"
-  echo "etcd $(cat "$DIR/etcd.version" 2>/dev/null || echo '?'): ok (cached)"
+all_present() {
+  local name
+  for name in "${KUBE_COMMANDS[@]}" etcd coredns; do [[ -x "$BIN/$name" ]] || return 1; done
+  [[ -f "$STAMP" && "$(cat "$DIR/coredns.version" 2>/dev/null)" == "$COREDNS_BUILD" ]]
 }
-if [[ -f "$STAMP" && -x "$BIN/kube-apiserver" && -x "$BIN/etcd" && -x "$BIN/kubectl" ]]; then
+report_cached() {
+  local name
+  for name in "${KUBE_COMMANDS[@]}"; do echo "$name $KUBE_VERSION: ok (cached)"; done
+  echo "etcd $(cat "$DIR/etcd.version" 2>/dev/null || echo '?'): ok (cached)"
+  echo "coredns $COREDNS_VERSION: ok (cached)"
+}
+if all_present; then
   report_cached
   exit 0
 fi
@@ -58,7 +73,7 @@ mkdir -p "$DIR"
 if command -v flock >/dev/null 2>&1; then
   exec 9>"$DIR/.build.lock"
   flock 9
-  if [[ -f "$STAMP" && -x "$BIN/kube-apiserver" && -x "$BIN/etcd" && -x "$BIN/kubectl" ]]; then
+  if all_present; then
     report_cached
     exit 0
   fi
@@ -85,7 +100,7 @@ export GOWORK=off
 unset GOOS GOARCH
 
 t_all="$(now)"
-echo "kube build: kube-apiserver, kubectl and etcd for Kubernetes $KUBE_VERSION into $BIN (first time: many minutes; log in $LOG)"
+echo "kube build: ${KUBE_COMMANDS[*]}, etcd and coredns for Kubernetes $KUBE_VERSION into $BIN (first time: many minutes; log in $LOG)"
 
 # --- the pinned k8s.io/kubernetes go.mod --------------------------------------------------------
 t0="$(now)"
@@ -110,7 +125,7 @@ for pkg in k8s.io/client-go/pkg/version k8s.io/component-base/version; do
   ldflags+=" -X $pkg.gitTreeState=clean -X $pkg.buildDate=1970-01-01T00:00:00Z"
 done
 
-# --- wrapper module for kube-apiserver and kubectl ------------------------------------------------
+# --- wrapper module for the Kubernetes commands ------------------------------------------------
 KMOD="$DIR/src/kubernetes"
 mkdir -p "$KMOD"
 {
@@ -138,20 +153,22 @@ rm -f "$KMOD/go.mod.new"
 echo "kube build: wrapper module $KMOD (${#STAGING[@]} staging modules -> $STAGING_VERSION, go $GO_DIRECTIVE)"
 
 mkdir -p "$BIN"
-rm -f "$STAMP"
+# The stamp is not removed while building: every binary is moved into place whole, and the stamp
+# of an earlier build still tells that the binaries it covered are there.
 
-build_kube() { # NAME: builds k8s.io/kubernetes/cmd/NAME into $BIN/NAME
+build_kube() { # NAME: builds k8s.io/kubernetes/cmd/NAME into $BIN/NAME (unless it is there)
   local name="$1" t
+  [[ -x "$BIN/$name" ]] && return 0
   t="$(now)"
   (cd "$KMOD" && quiet go build -trimpath -tags=selinux,notest -ldflags="$ldflags" \
     -o "$BIN/.$name.tmp" "k8s.io/kubernetes/cmd/$name")
   mv -f "$BIN/.$name.tmp" "$BIN/$name"
   echo "kube build: $name $KUBE_VERSION built ($(took "$t"))"
 }
-build_kube kube-apiserver
-build_kube kubectl
+for name in "${KUBE_COMMANDS[@]}"; do build_kube "$name"; done
 
 # --- wrapper module for etcd ----------------------------------------------------------------------
+if [[ ! -x "$BIN/etcd" || "$(cat "$DIR/etcd.version" 2>/dev/null)" != "$ETCD_VERSION" ]]; then
 t0="$(now)"
 EMOD="$DIR/src/etcd"
 mkdir -p "$EMOD"
@@ -167,11 +184,52 @@ EOF
 mv -f "$BIN/.etcd.tmp" "$BIN/etcd"
 echo "$ETCD_VERSION" >"$DIR/etcd.version"
 echo "kube build: etcd $ETCD_VERSION built ($(took "$t0"))"
+fi
+
+# --- coredns --------------------------------------------------------------------------------------
+# The cluster's DNS (test/kube/cluster.ts runs it on the node, as a node-local resolver). CoreDNS's
+# own main package links every plugin it ships (cloud DNS providers and their SDKs among them); a
+# generated main package instead registers the few a cluster's DNS needs and sets their order, the
+# way CoreDNS documents for custom builds (dnsserver.Directives), then calls coremain.Run.
+if [[ ! -x "$BIN/coredns" || "$(cat "$DIR/coredns.version" 2>/dev/null)" != "$COREDNS_BUILD" ]]; then
+t0="$(now)"
+CMOD="$DIR/src/coredns"
+mkdir -p "$CMOD"
+cat >"$CMOD/go.mod" <<EOF
+// Generated by test/kube/build.sh; not part of any repository.
+module xds-ambassador.test/coredns-build
+
+go $GO_DIRECTIVE
+
+require github.com/coredns/coredns $COREDNS_VERSION
+EOF
+{
+  echo '// Generated by test/kube/build.sh: CoreDNS with the plugins of a test cluster'"'"'s DNS only.'
+  echo 'package main'
+  echo
+  echo 'import ('
+  echo '	"github.com/coredns/coredns/core/dnsserver"'
+  echo '	"github.com/coredns/coredns/coremain"'
+  for plugin in "${COREDNS_PLUGINS[@]}"; do echo "	_ \"github.com/coredns/coredns/plugin/$plugin\""; done
+  echo ')'
+  echo
+  echo "func init() { dnsserver.Directives = []string{$(printf '"%s", ' "${COREDNS_PLUGINS[@]}" | sed 's/, $//')} }"
+  echo
+  echo 'func main() { coremain.Run() }'
+} >"$CMOD/main.go"
+(cd "$CMOD" && quiet go build -trimpath -ldflags="-s -w" -o "$BIN/.coredns.tmp" .)
+mv -f "$BIN/.coredns.tmp" "$BIN/coredns"
+echo "$COREDNS_BUILD" >"$DIR/coredns.version"
+echo "kube build: coredns $COREDNS_VERSION built ($(took "$t0"))"
+fi
 
 "$BIN/kube-apiserver" --version >>"$LOG" 2>&1 || { echo "kube build: $BIN/kube-apiserver does not run" >&2; exit 1; }
 "$BIN/etcd" --version >>"$LOG" 2>&1 || { echo "kube build: $BIN/etcd does not run" >&2; exit 1; }
+for name in kubelet kube-proxy kube-scheduler kube-controller-manager coredns; do
+  "$BIN/$name" --version >>"$LOG" 2>&1 || "$BIN/$name" -version >>"$LOG" 2>&1 || { echo "kube build: $BIN/$name does not run" >&2; exit 1; }
+done
 touch "$STAMP"
-echo "kube-apiserver $KUBE_VERSION: built"
-echo "kubectl $KUBE_VERSION: built"
+for name in "${KUBE_COMMANDS[@]}"; do echo "$name $KUBE_VERSION: built"; done
 echo "etcd $ETCD_VERSION: built"
+echo "coredns $COREDNS_VERSION: built"
 echo "kube build: done ($(took "$t_all"); $(du -sh "$BIN" | cut -f1) in $BIN)"

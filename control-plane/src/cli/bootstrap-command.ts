@@ -21,6 +21,8 @@ Options:
   --environment ENV       node.metadata.environment: applies the config's environments.ENV overrides (default: none)
   --xds-address H:P       the control plane's xDS address (default 127.0.0.1:18000)
   --admin-port N          Envoy admin port, bound to 127.0.0.1 (default 9901)
+  --ready-port N          also a listener on every address that answers only GET /ready (from the
+                          admin port), for a kubelet readiness probe (default: none)
   --xds-ca FILE           CA certificate that signs the control plane's certificate (required unless --insecure)
   --xds-server-name NAME  name the control plane's certificate must carry (default: the host of --xds-address)
   --xds-token-file FILE   prove the identity with this token file (a projected ServiceAccount token with
@@ -41,6 +43,7 @@ export function bootstrapCommand(args: string[]): number {
     environment: { type: 'string' },
     'xds-address': { type: 'string', default: '127.0.0.1:18000' },
     'admin-port': { type: 'string' },
+    'ready-port': { type: 'string' },
     'xds-ca': { type: 'string' },
     'xds-server-name': { type: 'string' },
     'xds-token-file': { type: 'string' },
@@ -54,6 +57,9 @@ export function bootstrapCommand(args: string[]): number {
   const ambassador = requireFlag('ambassador', values.ambassador);
   const outDir = values['output-dir'];
   const auth = clientAuth(values, outDir);
+  if (values['ready-port'] !== undefined && values['ready-port'] === (values['admin-port'] ?? '9901')) {
+    throw new UsageError('--ready-port must differ from --admin-port: the ready listener proxies to the admin port');
+  }
   const doc = buildBootstrap({
     nodeId,
     ambassador,
@@ -61,6 +67,7 @@ export function bootstrapCommand(args: string[]): number {
     ...(values.environment !== undefined ? { environment: environmentFlag(values.environment) } : {}),
     xdsAddress: values['xds-address'],
     adminPort: portFlag('admin-port', values['admin-port'], 9901),
+    ...(values['ready-port'] !== undefined ? { readyPort: portFlag('ready-port', values['ready-port'], 0) } : {}),
     auth,
     delta: values.delta,
   });

@@ -37,6 +37,9 @@ export interface BootstrapOptions {
   /** host:port of the control plane's xDS gRPC port. */
   xdsAddress: string;
   adminPort: number;
+  /** A listener on every address that answers GET /ready from the admin port (which stays on
+   * 127.0.0.1), for a kubelet's readiness probe: it connects to the Pod's address, never its loopback. */
+  readyPort?: number;
   auth: XdsClientAuth;
   /** Incremental xDS (DeltaAggregatedResources) instead of State-of-the-World. */
   delta?: boolean;
@@ -72,7 +75,52 @@ export function buildBootstrap(o: BootstrapOptions): JsonObject {
       cds_config: ADS_SOURCE,
       lds_config: ADS_SOURCE,
     },
-    static_resources: { clusters: [xdsCluster(xds, serverName, o.auth)] },
+    static_resources: o.readyPort === undefined
+      ? { clusters: [xdsCluster(xds, serverName, o.auth)] }
+      : { listeners: [readyListener(o.readyPort)], clusters: [xdsCluster(xds, serverName, o.auth), adminCluster(o.adminPort)] },
+  };
+}
+
+const ADMIN_CLUSTER = 'envoy-admin';
+
+/** GET /ready, proxied to the admin port (200 once Envoy has its first config, 503 before and
+ * while draining); every other path gets 404, so nothing else of the admin API is reachable. */
+function readyListener(port: number): JsonObject {
+  return {
+    name: 'ready',
+    address: { socket_address: { address: '0.0.0.0', port_value: port } },
+    filter_chains: [{
+      filters: [{
+        name: 'envoy.filters.network.http_connection_manager',
+        typed_config: {
+          '@type': 'type.googleapis.com/envoy.extensions.filters.network.http_connection_manager.v3.HttpConnectionManager',
+          stat_prefix: 'ready',
+          route_config: {
+            virtual_hosts: [{
+              name: 'ready',
+              domains: ['*'],
+              routes: [
+                { match: { path: '/ready', headers: [{ name: ':method', string_match: { exact: 'GET' } }] }, route: { cluster: ADMIN_CLUSTER } },
+                { match: { prefix: '/' }, direct_response: { status: 404 } },
+              ],
+            }],
+          },
+          http_filters: [{ name: 'envoy.filters.http.router', typed_config: { '@type': 'type.googleapis.com/envoy.extensions.filters.http.router.v3.Router' } }],
+        },
+      }],
+    }],
+  };
+}
+
+function adminCluster(adminPort: number): JsonObject {
+  return {
+    name: ADMIN_CLUSTER,
+    type: 'STATIC',
+    connect_timeout: '1s',
+    load_assignment: {
+      cluster_name: ADMIN_CLUSTER,
+      endpoints: [{ lb_endpoints: [{ endpoint: { address: { socket_address: { address: '127.0.0.1', port_value: adminPort } } } }] }],
+    },
   };
 }
 

@@ -5,7 +5,7 @@
 // Invalid say what the ConfigMap's state is now: after one of them, the other is never deduplicated
 // (a fix back to an earlier version is Accepted again, so the latest event tells the truth).
 import os from 'node:os';
-import { EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
+import { CoreV1Api, EventsV1Api, type KubeConfig } from '@kubernetes/client-node';
 import type { Logger } from '../observe/log.ts';
 import type { ConfigStatusSink } from './config-status.ts';
 
@@ -18,6 +18,9 @@ const STATE_REASONS: Readonly<Record<string, string>> = { Accepted: 'Invalid', I
 
 export class KubeEventRecorder implements ConfigStatusSink {
   readonly #api: EventsV1Api;
+  readonly #core: CoreV1Api;
+  /** Events are sent one after another, so that they reach the API server in the order they happened. */
+  #queue: Promise<void> = Promise.resolve();
   readonly #log: Logger;
   readonly #sent = new Map<string, number>();
   readonly #buckets = new Map<string, { tokens: number; at: number }>();
@@ -26,6 +29,7 @@ export class KubeEventRecorder implements ConfigStatusSink {
 
   constructor(kc: KubeConfig, log: Logger, now: () => number = Date.now) {
     this.#api = kc.makeApiClient(EventsV1Api);
+    this.#core = kc.makeApiClient(CoreV1Api);
     this.#log = log;
     this.#now = now;
   }
@@ -66,7 +70,7 @@ export class KubeEventRecorder implements ConfigStatusSink {
       // MicroTime: the API server requires six fractional digits; client-node writes a Date with
       // three, and passes a string through as is.
       eventTime: new Date(now).toISOString().replace(/\.(\d{3})Z$/, '.$1000Z') as unknown as Date,
-      regarding: { apiVersion: 'v1', kind: 'ConfigMap', namespace, name },
+      regarding: { apiVersion: 'v1', kind: 'ConfigMap', namespace, name } as { apiVersion: string; kind: string; namespace: string; name: string; uid?: string },
       type,
       reason,
       action,
@@ -74,7 +78,13 @@ export class KubeEventRecorder implements ConfigStatusSink {
       reportingController: 'xds-ambassador.io/control-plane',
       reportingInstance: os.hostname(),
     };
-    this.#api.createNamespacedEvent({ namespace, body }).catch((err: unknown) => {
+    this.#queue = this.#queue.then(async () => {
+      // `kubectl describe configmap` lists the events whose object has the ConfigMap's uid: look it
+      // up (a ConfigMap deleted meanwhile gets its event without one).
+      const uid = await this.#core.readNamespacedConfigMap({ name, namespace }).then((cm) => cm.metadata?.uid, () => undefined);
+      if (uid !== undefined) body.regarding.uid = uid;
+      await this.#api.createNamespacedEvent({ namespace, body });
+    }).catch((err: unknown) => {
       this.#log.warn({ configMap, reason, err: apiError(err) }, 'could not record a Kubernetes Event');
     });
   }
