@@ -12,7 +12,7 @@ import { freePort } from './ports.ts';
 import { startProcess, type TestProcess } from './processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(REPO_ROOT, 'control-plane', 'bin', 'xds-ambassador.ts');
+export const CLI = join(REPO_ROOT, 'control-plane', 'bin', 'xds-ambassador.js');
 
 let credentials: Promise<XdsCredentials> | undefined;
 /** One test PKI per test file (vitest gives each file its own module copy): the control planes'

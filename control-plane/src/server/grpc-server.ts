@@ -1,7 +1,6 @@
 // The gRPC server: ADS, grpc.health.v1, server reflection (so grpcurl needs no proto files), and
 // the operator services (CSDS, the admin API), which only operator identities may call.
 import * as grpc from '@grpc/grpc-js';
-import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
 import protobuf from 'protobufjs';
 import type { SnapshotCache } from '../cache/snapshot-cache.ts';
@@ -14,7 +13,7 @@ import { ClientStatusRegistry } from './status/client-status.ts';
 import { fanOut } from './observer-fanout.ts';
 import { tlsServerCredentials } from './tls-credentials.ts';
 import type { XdsObserver } from './observer.ts';
-import { reflectionDefinition } from './reflection-descriptors.ts';
+import { addLazyReflection } from './lazy-reflection.ts';
 
 export const ADS_SERVICE_NAME = 'envoy.service.discovery.v3.AggregatedDiscoveryService';
 
@@ -91,9 +90,11 @@ export async function startXdsServer(o: XdsServerOptions): Promise<XdsServer> {
   // Every type of the Envoy API the server uses, so that grpcurl can also print the resources CSDS
   // returns (their google.protobuf.Any): described from the root already loaded (parsing it all
   // again with proto-loader took about 1 s). It goes first: its google.protobuf is the complete one.
-  const healthRoot = new protobuf.Root();
-  healthRoot.loadSync(healthProtoPath);
-  new ReflectionService(reflectionDefinition([o.root, healthRoot, ...(o.operatorServices ?? []).map((s) => s.protos)])).addToServer(server);
+  addLazyReflection(server, () => {
+    const healthRoot = new protobuf.Root();
+    healthRoot.loadSync(healthProtoPath);
+    return [o.root, healthRoot, ...(o.operatorServices ?? []).map((s) => s.protos)];
+  });
 
   const host = o.address.includes(':') ? `[${o.address}]` : o.address;
   const credentials = o.tls
