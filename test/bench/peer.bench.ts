@@ -8,6 +8,8 @@
 //   BENCH_REPEAT=5  BENCH_SIZES=100,500,1000  BENCH_SYNC_STREAMS=1000  BENCH_GROUPS=100
 //   BENCH_GCP_TYPED=1   go-control-plane gets typed messages and encodes them for every response (as
 //                       its users run it) instead of holding the very bytes this project sends
+//   BENCH_SCENARIOS=fanout,group,lifecycle   which scenarios (default all)
+//   BENCH_SERVERS=theirs,ours                which servers (default both)
 //   BENCH_PLAINTEXT=1   both servers plaintext (ours with --insecure) instead of TLS with client
 //                       certificates (the default: both verify them against the test CA, ours also
 //                       turns them into identities; go-control-plane has no notion of those).
@@ -32,6 +34,8 @@ const CHURN_WORKERS = 32;
 const LEAK_CYCLES = Number(process.env.BENCH_LEAK_CYCLES ?? 10_000);
 const MB = 2 ** 20;
 const TYPED = process.env.BENCH_GCP_TYPED === '1';
+const SCENARIOS = (process.env.BENCH_SCENARIOS ?? 'fanout,group,lifecycle').split(',');
+const SERVERS = (process.env.BENCH_SERVERS ?? 'theirs,ours').split(',') as ('theirs' | 'ours')[];
 
 const work = await mkdtemp(join(tmpdir(), 'xds-peer-bench-'));
 const credentials = await makeXdsCredentials(join(work, 'pki'));
@@ -143,11 +147,11 @@ async function oneAmongMany(kind: Kind): Promise<void> {
 try {
   console.log(`peer benchmark: ${machine()}`);
   console.log(`xDS port: ${security.kind === 'tls' ? 'TLS, client certificates required by both servers' : 'plaintext (ours with --insecure)'}; ${REPEAT} repetitions; median (min–max)`);
-  for (const kind of ['theirs', 'ours'] as const) {
+  for (const kind of SERVERS) {
     console.log(`== ${kind === 'ours' ? 'xds-ambassador' : 'go-control-plane'}`);
-    await fanOut(kind);
-    await oneAmongMany(kind);
-    await lifecycle(kind);
+    if (SCENARIOS.includes('fanout')) await fanOut(kind);
+    if (SCENARIOS.includes('group')) await oneAmongMany(kind);
+    if (SCENARIOS.includes('lifecycle')) await lifecycle(kind);
   }
   const same = (k: 'raw' | 'canonical') => digests.ours[k] === digests.theirs[k] && digests.ours[k] !== '';
   console.log(`go-control-plane ${TYPED ? 'typed' : 'raw'}: ${gcpLine}; what an Envoy received from both: ${same('raw') ? 'the same bytes' : same('canonical') ? 'equal messages (different encodings)' : 'DIFFERENT'}, the same versions`);

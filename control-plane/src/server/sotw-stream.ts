@@ -17,16 +17,16 @@
 //   rollback) apply even when the response differs from it (retained clusters, named subsets);
 // - the version_info of a nonce-less request (what Envoy has, e.g. after a reconnect) goes to the
 //   cache, which may hold the stream: no response at all, so Envoy keeps its config.
-import { randomBytes } from 'node:crypto';
 import type { Subscription } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
-import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
+import { encodeResponseBody, withNonce, type DiscoveryRequest } from './discovery-messages.ts';
 import { authorizeClients } from './auth/authorize.ts';
 import { clustersReferenced, waitsForDependencies } from './make-before-break.ts';
-import type { StreamRef } from './observer.ts';
+import type { SentResource, StreamRef } from './observer.ts';
 import type { StreamDeps } from './stream-deps.ts';
+import { newNonce } from './nonce.ts';
 import { openStream } from './stream-open.ts';
 
 interface TypeState {
@@ -166,7 +166,7 @@ export class SotwStream {
     const rewarming = type === ENDPOINT && this.rewarmArmed && [...this.rewarm].some((n) => st.names.has(n));
     if (type === ENDPOINT && !rewarming) this.dropUnsubscribedRewarm(st);
     if (!st.fresh && !namesAdded && !rewarming && st.sentVersion === version) return;
-    this.send(type, st, version, resources, served.types[type].version);
+    this.send(type, st, version, resources, served.types[type]);
   }
 
   private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
@@ -238,10 +238,10 @@ export class SotwStream {
     return this.types.get(type)?.rejected ?? false;
   }
 
-  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: string): void {
+  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: TypeResources): void {
     if (!this.ref) return;
     // Unpredictable, so that only a client that read the response can ACK or NACK it.
-    const nonce = randomBytes(12).toString('base64url');
+    const nonce = newNonce();
     if (type === CLUSTER) {
       this.rewarmArmed = false;
       for (const r of resources) {
@@ -254,18 +254,38 @@ export class SotwStream {
     if (type === ENDPOINT) this.rewarm.clear();
     st.sentNonce = nonce;
     st.sentVersion = version;
-    st.sentFrom = from;
+    st.sentFrom = from.version;
     st.rejected = false;
     st.sent = new Map(resources.map((r) => [r.name, r]));
     st.pending = true;
     st.fresh = false;
-    this.deps.send(encodeDiscoveryResponse({
-      versionInfo: version,
-      typeUrl: type,
-      nonce,
-      resources: resources.map((r) => r.any),
-      controlPlane: this.deps.controlPlaneId,
-    }));
-    this.deps.observer.responseSent(this.ref, type, version, resources.map((r) => ({ name: r.name, version: r.hash, any: r.any })));
+    // Most responses are the snapshot's whole type (its own version): encoded once for every stream.
+    const body = version === from.version
+      ? wholeTypeBody(from, type, this.deps.controlPlaneId)
+      : encodeResponseBody({ versionInfo: version, typeUrl: type, resources: resources.map((r) => r.any), controlPlane: this.deps.controlPlaneId });
+    this.deps.send(withNonce(body, nonce));
+    this.deps.observer.responseSent(this.ref, type, version, resources.map(sentResource));
   }
+}
+
+/** Per snapshot type (and control plane identifier): its response without a nonce. */
+const bodies = new WeakMap<TypeResources, { controlPlane: string; body: Uint8Array }>();
+
+/** The resources in the snapshot's order (a SotW response is a set: Envoy's subscription order,
+ * which may differ between streams, does not matter). */
+function wholeTypeBody(whole: TypeResources, typeUrl: TypeUrl, controlPlane: string): Uint8Array {
+  const cached = bodies.get(whole);
+  if (cached?.controlPlane === controlPlane) return cached.body;
+  const body = encodeResponseBody({ versionInfo: whole.version, typeUrl, resources: [...whole.resources.values()].map((r) => r.any), controlPlane });
+  bodies.set(whole, { controlPlane, body });
+  return body;
+}
+
+/** What observers are told of a resource: made once per encoded resource, not per response. */
+const sentResources = new WeakMap<EncodedResource, SentResource>();
+
+function sentResource(r: EncodedResource): SentResource {
+  let s = sentResources.get(r);
+  if (!s) sentResources.set(r, (s = { name: r.name, version: r.hash, any: r.any }));
+  return s;
 }
