@@ -45,6 +45,26 @@ interface TypeState {
   sentFrom?: string;
   sent: Map<string, EncodedResource>;
   acked: Map<string, EncodedResource>;
+  /** The latest response computed for this type, with what it was computed from. */
+  memo?: Memo;
+}
+
+/** A type with no state yet (one identity, so that memos compare equal). */
+const NONE: ReadonlyMap<string, EncodedResource> = new Map();
+
+/** What a type's response was computed from: the same inputs (by identity: each is replaced, never
+ * changed in place) give the same response. Most requests concern one type; the other types'
+ * responses need no computing again. */
+interface Memo {
+  from: TypeResources;
+  names: Set<string>;
+  wildcard: boolean;
+  sent: Map<string, EncodedResource>;
+  /** The other types' state it depends on (CDS: what the listeners and routes use; EDS: the clusters sent). */
+  deps: readonly ReadonlyMap<string, EncodedResource>[];
+  resources: EncodedResource[];
+  version: string;
+  namesAdded: boolean;
 }
 
 export class SotwStream {
@@ -110,7 +130,8 @@ export class SotwStream {
     const names = req.resource_names.filter((n) => n !== '*');
     if (req.resource_names.length > 0) st.explicit = true;
     st.wildcard = WILDCARD_TYPES.has(type) && (!st.explicit || req.resource_names.includes('*'));
-    st.names = new Set(names);
+    // The same names (an ACK, mostly) keep their set, and so the type's memo.
+    if (names.length !== st.names.size || names.some((n) => !st.names.has(n))) st.names = new Set(names);
     this.pushAll();
   }
 
@@ -159,14 +180,37 @@ export class SotwStream {
       rewarming: () => this.rewarm.size > 0,
       endpointsSettled: () => this.endpointsSettled(served),
     })) return;
-    const resources = this.desired(type, st, served);
-    const version = this.versionOf(resources, served.types[type]);
-    const names = new Set(resources.map((r) => r.name));
-    const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && names.has(n));
+    const { resources, version, namesAdded } = this.response(type, st, served);
     const rewarming = type === ENDPOINT && this.rewarmArmed && [...this.rewarm].some((n) => st.names.has(n));
     if (type === ENDPOINT && !rewarming) this.dropUnsubscribedRewarm(st);
     if (!st.fresh && !namesAdded && !rewarming && st.sentVersion === version) return;
     this.send(type, st, version, resources, served.types[type]);
+  }
+
+  /** The type's response as due now, and whether it adds names the Envoy newly subscribed to. */
+  private response(type: TypeUrl, st: TypeState, served: Snapshot): Memo {
+    const from = served.types[type];
+    const deps = this.dependencies(type);
+    const m = st.memo;
+    if (m && m.from === from && m.names === st.names && m.wildcard === st.wildcard && m.sent === st.sent
+      && m.deps[0] === deps[0] && m.deps[1] === deps[1] && m.deps[2] === deps[2] && m.deps[3] === deps[3]) return m;
+    const resources = this.desired(type, st, served);
+    const names = new Set(resources.map((r) => r.name));
+    st.memo = {
+      from, names: st.names, wildcard: st.wildcard, sent: st.sent, deps, resources,
+      version: this.versionOf(resources, from),
+      namesAdded: !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && names.has(n)),
+    };
+    return st.memo;
+  }
+
+  /** The other types' maps desired() reads for this type. */
+  private dependencies(type: TypeUrl): ReadonlyMap<string, EncodedResource>[] {
+    if (type === ENDPOINT) return [this.types.get(CLUSTER)?.sent ?? NONE];
+    if (type !== CLUSTER) return [];
+    const l = this.types.get(LISTENER);
+    const r = this.types.get(ROUTE);
+    return [l?.acked ?? NONE, l?.sent ?? NONE, r?.acked ?? NONE, r?.sent ?? NONE];
   }
 
   private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
