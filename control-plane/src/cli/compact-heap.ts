@@ -10,7 +10,7 @@ import vm from 'node:vm';
 
 type Gc = (options: { type: 'major'; execution: 'sync'; flavor: 'last-resort' }) => void;
 
-const CHECK_EVERY_MS = 5_000;
+const CHECK_EVERY_MS = 2_000;
 /** The event loop was busy less than this share of the last interval. */
 const IDLE_UTILIZATION = 0.02;
 const YOUNG_LIMIT = 16 * 2 ** 20;
