@@ -74,8 +74,7 @@ async function lifecycle(kind: Kind): Promise<void> {
       const opened = await lg.open(SYNC_STREAMS, one.groups);
       const cpu = (await cpuMs(server.proc.pid)) - cpu0;
       if (!digests[kind].raw) digests[kind] = { raw: opened.digests[one.changing] ?? '', canonical: opened.canonical[one.changing] ?? '' };
-      // Idle for a while: what the servers keep (V8 gives back a burst's young generation when idle).
-      await sleep(6000);
+      await sleep(2000);
       const loaded = await rssBytes(server.proc.pid);
       row(`${SYNC_STREAMS.toLocaleString('en')} Envoys connecting at once: all synced`, 'ms')[kind].push(opened.ms);
       row(`… CPU time of the server for the ${SYNC_STREAMS.toLocaleString('en')} syncs`, 'ms')[kind].push(cpu);

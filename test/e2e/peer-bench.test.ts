@@ -2,34 +2,39 @@
 // harness does not rot: both servers (this control plane's `serve` and go-control-plane) get the
 // same resources, the Go load generator syncs a few Envoy-like streams from each over TLS with client
 // certificates, receives the same bytes and versions from both, converges after a change, and churns.
-// It times nothing. The Go programs are built by test/bench/peer/build.sh into a cache, from the Go
-// module proxy on a machine's first run (see the README's performance section).
+// It times nothing.
+//
+// It never builds the Go programs: test/bench/peer/build.sh takes several minutes on 2 cores from a
+// cold Go cache (modules from the Go module proxy, then compiling go-control-plane's Envoy API), which
+// the suite's command should not spend. It runs wherever they are built and current (scripts/bench.sh
+// peer, or build.sh, once: then ~/.cache/xds-ambassador/bench), and is reported skipped otherwise.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stopAll } from '../helpers/processes.ts';
 import { xdsCredentials } from '../helpers/scenario.ts';
-import { folderChange, LoadGenerator, peerBinaries, startGoControlPlane, startOurs, type Security, type ServerUnderTest } from '../bench/peer/harness.ts';
+import { cachedPeerBinaries, folderChange, LoadGenerator, startGoControlPlane, startOurs, type Security, type ServerUnderTest } from '../bench/peer/harness.ts';
 import { setup, type Setup } from '../bench/peer/setup.ts';
 
 const STREAMS = 4;
 
-let work: string;
-let bin: string;
+const cached = await cachedPeerBinaries();
+const bin = cached ?? '';
+let work = '';
 let security: Security;
 let config: Setup;
 
 beforeAll(async () => {
+  if (!cached) return;
   work = await mkdtemp(join(tmpdir(), 'xds-peer-smoke-'));
   security = { kind: 'tls', credentials: await xdsCredentials() };
-  bin = await peerBinaries();
   config = await setup(work, 'smoke', [{ name: 'fan', upstreams: 4 }, { name: 'other', upstreams: 2 }]);
-}, 300_000);
+});
 
 afterAll(async () => {
   await stopAll();
-  await rm(work, { recursive: true, force: true });
+  if (work) await rm(work, { recursive: true, force: true });
 });
 
 interface Run { digests: Record<string, string>; firstMs: number; converged: number; churned: number }
@@ -51,7 +56,7 @@ async function run(server: ServerUnderTest): Promise<Run> {
 }
 
 describe('peer benchmark harness (smoke)', () => {
-  it('syncs, changes and churns the same resources from this control plane and from go-control-plane', async () => {
+  it.skipIf(!cached)('(runs once test/bench/peer/build.sh has built the Go programs) syncs, changes and churns the same resources from this control plane and from go-control-plane', async () => {
     const theirs = await startGoControlPlane(bin, config.dump, security, false);
     // Every resource go-control-plane sends is the dumped bytes.
     const [, sent, identical] = /resources (\d+), sent byte-identical (\d+)/.exec(theirs.identical) ?? [];

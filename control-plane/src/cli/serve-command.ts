@@ -6,7 +6,6 @@ import { DEFAULT_OPERATORS, operatorIdentityProblem } from '../server/auth/opera
 import { createLogger, type Logger } from '../observe/log.ts';
 import type { Source } from '../sources/types.ts';
 import { durationFlag, parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
-import { compactWhenIdle } from './compact-heap.ts';
 import { bindAddressFlag, DEFAULT_TOKEN_AUDIENCE, xdsSecurity } from './xds-security.ts';
 
 export const SERVE_HELP = `xds-ambassador serve (--config-dir DIR | --kubernetes) (--tls-cert F --tls-key F [--client-ca F] | --insecure) [options]
@@ -125,7 +124,6 @@ export async function serveCommand(args: string[]): Promise<number> {
       throw e;
     })
     : undefined;
-  const stopCompacting = compactWhenIdle();
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -134,7 +132,6 @@ export async function serveCommand(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
-  stopCompacting();
   await webhook?.close();
   await cp.stop();
   security.tls?.close();

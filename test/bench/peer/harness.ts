@@ -12,6 +12,17 @@ import { CLI, waitUntil } from '../../helpers/scenario.ts';
 
 const BUILD = fileURLToPath(new URL('./build.sh', import.meta.url));
 
+/** The folder of loadgen and gcp-server if they are built and current; never builds. */
+export async function cachedPeerBinaries(): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [BUILD, '--cached'], (err, out) => {
+      if (!err) resolve(out.trim());
+      else if (err.code === 3) resolve(undefined);
+      else reject(new Error(`${BUILD} --cached failed: ${err.message}`));
+    });
+  });
+}
+
 /** Builds (or finds cached) loadgen and gcp-server; returns their folder. */
 export async function peerBinaries(): Promise<string> {
   const stdout = await new Promise<string>((resolve, reject) => {
