@@ -47,7 +47,8 @@ const many = await setup(work, 'many', Array.from({ length: GROUPS }, (_, i) => 
 
 type Kind = 'ours' | 'theirs';
 const start = async (kind: Kind, s: Setup): Promise<ServerUnderTest> => kind === 'ours'
-  ? startOurs(['--config-dir', s.dir], security, folderChange(s.dir, s.manifestOf))
+  // From the state go-control-plane starts in (the dump's): an earlier scenario may have left B.
+  ? folderChange(s.dir, s.manifestOf)(s.changing, 'A').then(() => startOurs(['--config-dir', s.dir], security, folderChange(s.dir, s.manifestOf)))
   : startGoControlPlane(bin, s.dump, security, TYPED).then((g) => {
     gcpLine ||= g.identical;
     return g;
