@@ -13,6 +13,7 @@ const NOT_PER_PROTOCOL = [
   'test/e2e/hostile-input.test.ts', // hostile manifests stopped by the parser, before any protocol
   'test/e2e/kubernetes-hostile.test.ts', // the same through the API server
   'test/e2e/render-cli.test.ts', // the render command's output; no Envoy
+  'test/e2e/peer-bench.test.ts', // the peer benchmark's harness: its load generator speaks State-of-the-World
 ];
 
 // test/kube/cluster.test.ts runs deploy/ on a whole single-node cluster (a kubelet, containerd,

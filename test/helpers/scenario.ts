@@ -1,6 +1,6 @@
 // An end-to-end scenario: the real CLI serving a temp folder of manifests, and real Envoy ambassadors
 // bootstrapped by our own bootstrap generator.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { mkdir, mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,14 @@ import { freePort } from './ports.ts';
 import { startProcess, type TestProcess } from './processes.ts';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../', import.meta.url));
-export const CLI = join(REPO_ROOT, 'control-plane', 'bin', 'xds-ambassador.ts');
+export const CLI = join(REPO_ROOT, 'control-plane', 'bin', 'xds-ambassador.js');
+/** The Node flags of the CLI's shebang (`#!/usr/bin/env -S node FLAGS`), which users' launchers run
+ * it by: `serve` in tests runs as it does for them, on this process's Node. */
+export const CLI_NODE_FLAGS: readonly string[] = (() => {
+  const m = /^#!\/usr\/bin\/env -S node((?: --[\w-]+(?:=\S+)?)*)\n/.exec(readFileSync(CLI, 'utf8'));
+  if (!m) throw new Error(`${CLI}: its first line is not "#!/usr/bin/env -S node [--flag...]"`);
+  return m[1]!.split(' ').filter(Boolean);
+})();
 
 let credentials: Promise<XdsCredentials> | undefined;
 /** One test PKI per test file (vitest gives each file its own module copy): the control planes'
@@ -90,7 +97,7 @@ export async function startServe(sourceArgs: readonly string[], o: ServeOptions 
   const proc = startProcess({
     name: 'xds-ambassador',
     cmd: process.execPath,
-    args: [CLI, 'serve', ...sourceArgs, ...security, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
+    args: [...CLI_NODE_FLAGS, CLI, 'serve', ...sourceArgs, ...security, '--xds-port', String(o.xdsPort ?? 0), '--http-port', '0', '--bind-address', '127.0.0.1'],
   });
   const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 30_000);
   const xdsPort = Number(m[1]);

@@ -4,9 +4,9 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import protobuf from 'protobufjs';
 import type { OperatorService } from '../server/grpc-server.ts';
+import { serviceDefinition } from '../server/service-definition.ts';
 import { toStruct } from '../xds/struct.ts';
 import type { AmbassadorEntry } from './ambassadors.ts';
 import { DryRunError, type DryRunner } from './dry-runner.ts';
@@ -26,11 +26,11 @@ interface RenderRequest { manifests: ManifestMessage[]; node: { namespace: strin
 interface ValidateRequest { manifests: ManifestMessage[] }
 
 export function adminService(state: AdminState, runner: DryRunner): OperatorService {
-  const packageDefinition = protoLoader.loadSync(ADMIN_PROTO, { includeDirs: [ADMIN_PROTOS_DIR], keepCase: true, longs: String, enums: String, defaults: true, oneofs: true });
-  const definition = packageDefinition[ADMIN_SERVICE_NAME] as grpc.ServiceDefinition;
-  // Reflection describes it from protobufjs' own reading of the same file.
+  // One reading of the file, for the service (messages as @grpc/proto-loader would give them) and
+  // for reflection.
   const protos = new protobuf.Root();
   protos.loadSync(path.join(ADMIN_PROTOS_DIR, ADMIN_PROTO), { keepCase: true });
+  const definition = serviceDefinition(protos, ADMIN_SERVICE_NAME, { longs: String, enums: String, defaults: true, oneofs: true });
   const inputs = (manifests: readonly ManifestMessage[]): ManifestInput[] => manifests.map((m, i) => ({ path: m.path || `manifests[${i}]`, content: m.content }));
   const fail = (callback: grpc.sendUnaryData<unknown>, e: unknown) => {
     if (e instanceof DryRunError) {

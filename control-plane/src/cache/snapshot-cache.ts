@@ -173,18 +173,18 @@ export class SnapshotCache {
     let set = this.subscribers.get(group);
     if (!set) this.subscribers.set(group, (set = new Set()));
     set.add(sub);
-    this.heldChanged();
+    this.subscribersChanged(group);
     return {
       reported: (type, version) => {
         if (sub.hasConfig || version === '' || version === EMPTY_SNAPSHOT.types[type].version) return;
         sub.hasConfig = true;
-        this.heldChanged();
+        this.subscribersChanged(group);
       },
       served: () => this.answer(sub.group, sub.hasConfig),
       close: () => {
         if (!set.delete(sub)) return;
         if (set.size === 0) this.subscribers.delete(group);
-        this.heldChanged();
+        this.subscribersChanged(group);
       },
     };
   }
@@ -261,6 +261,13 @@ export class SnapshotCache {
   private state(group: string): GroupState | undefined {
     const e = this.entry(group)?.entry;
     return e?.kind === 'snapshot' ? e : undefined;
+  }
+
+  /** An Envoy of a group with a snapshot is never held: its comings and goings (a thousand Envoys
+   * connecting at once) need no look at every other subscriber. */
+  private subscribersChanged(group: string): void {
+    if (this.entry(group)?.entry.kind === 'snapshot') return;
+    this.heldChanged();
   }
 
   private heldChanged(): void {

@@ -1,9 +1,7 @@
 // xds-ambassador: serve | bootstrap | validate | render.
+// Each command's modules are loaded only when it runs: `serve` is a long-lived process whose memory
+// should hold only what serving needs.
 import { parseFlags, UsageError } from './args.ts';
-import { BOOTSTRAP_HELP, bootstrapCommand } from './bootstrap-command.ts';
-import { RENDER_HELP, renderCommand } from './render-command.ts';
-import { SERVE_HELP, serveCommand } from './serve-command.ts';
-import { validatePaths, validationReport } from '../admin/validate.ts';
 
 const USAGE = `xds-ambassador — an xDS control plane for Envoy ambassador sidecars
 
@@ -21,15 +19,28 @@ Commands:
   render     Print the Envoy resources a node would receive for manifest files or folders (a dry run).
 `;
 
-const HELP: Record<string, string> = {
-  serve: SERVE_HELP,
-  bootstrap: BOOTSTRAP_HELP,
-  validate: `xds-ambassador validate PATH...
+const VALIDATE_HELP = `xds-ambassador validate PATH...
 
 Reads manifest files or folders as serve would and prints every error with its file, ConfigMap,
 key, YAML path and line. Exits 0 when all is valid, 1 when there is an error.
-`,
-  render: RENDER_HELP,
+`;
+
+interface Command { help: string; run(args: string[]): number | Promise<number> }
+
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  serve: async () => {
+    const m = await import('./serve-command.ts');
+    return { help: m.SERVE_HELP, run: m.serveCommand };
+  },
+  bootstrap: async () => {
+    const m = await import('./bootstrap-command.ts');
+    return { help: m.BOOTSTRAP_HELP, run: m.bootstrapCommand };
+  },
+  validate: async () => ({ help: VALIDATE_HELP, run: validate }),
+  render: async () => {
+    const m = await import('./render-command.ts');
+    return { help: m.RENDER_HELP, run: m.renderCommand };
+  },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -38,21 +49,20 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
-  const help = HELP[command];
-  if (help === undefined) throw new UsageError(`unknown command "${command}"; expected serve, bootstrap, validate or render`);
+  const load = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (load === undefined) throw new UsageError(`unknown command "${command}"; expected serve, bootstrap, validate or render`);
+  const { help, run } = await load();
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(help);
     return 0;
   }
-  if (command === 'bootstrap') return bootstrapCommand(rest);
-  if (command === 'validate') return validate(rest);
-  if (command === 'render') return renderCommand(rest);
-  return serveCommand(rest);
+  return run(rest);
 }
 
 async function validate(args: string[]): Promise<number> {
   const { positionals } = parseFlags(args, {}, true);
   if (positionals.length === 0) throw new UsageError('validate needs at least one file or folder');
+  const { validatePaths, validationReport } = await import('../admin/validate.ts');
   const result = await validatePaths(positionals);
   process.stdout.write(validationReport(result));
   return result.errors.length > 0 ? 1 : 0;

@@ -1,15 +1,12 @@
 // `serve`: flags → a running control plane (plus the admission webhook), until SIGTERM or SIGINT.
+// What only --kubernetes or --webhook-port needs (the Kubernetes client: some 50 MB) is imported
+// only then.
 import { startControlPlane } from '../control-plane.ts';
-import { DEFAULT_TOKEN_AUDIENCE, TokenReviewVerifier } from '../kubernetes/token-verifier.ts';
-import { KubeEventRecorder } from '../observe/kube-events.ts';
 import { DEFAULT_OPERATORS, operatorIdentityProblem } from '../server/auth/operator.ts';
-import { createLogger } from '../observe/log.ts';
-import { DirectorySource } from '../sources/directory.ts';
-import { KubernetesSource } from '../sources/kubernetes.ts';
+import { createLogger, type Logger } from '../observe/log.ts';
+import type { Source } from '../sources/types.ts';
 import { durationFlag, parseFlags, portFlag, requireFlag, UsageError } from './args.ts';
-import { loadKubeConfig } from './kubeconfig.ts';
-import { startWebhook } from './webhook.ts';
-import { bindAddressFlag, xdsSecurity } from './xds-security.ts';
+import { bindAddressFlag, DEFAULT_TOKEN_AUDIENCE, xdsSecurity } from './xds-security.ts';
 
 export const SERVE_HELP = `xds-ambassador serve (--config-dir DIR | --kubernetes) (--tls-cert F --tls-key F [--client-ca F] | --insecure) [options]
 
@@ -94,10 +91,9 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   const deletionGraceMs = values['deletion-grace'] === undefined ? undefined : durationFlag('deletion-grace', values['deletion-grace'], { zero: true });
   const logger = createLogger(values['log-level']);
-  const kubeConfig = values.kubernetes ? loadKubeConfig(values.kubeconfig) : undefined;
-  const source = kubeConfig
-    ? new KubernetesSource({ kubeConfig, namespaces: values.namespace, logger })
-    : new DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger, ...(deletionGraceMs === undefined ? {} : { deletionGraceMs }) });
+  const kube = values.kubernetes ? await kubernetesParts(values.kubeconfig, values.namespace, logger) : undefined;
+  const source: Source = kube?.source
+    ?? new (await import('../sources/directory.ts')).DirectorySource({ dir: requireFlag('config-dir', values['config-dir']), logger, ...(deletionGraceMs === undefined ? {} : { deletionGraceMs }) });
   const audience = values['token-audience'] ?? DEFAULT_TOKEN_AUDIENCE;
   const security = await xdsSecurity({
     insecure: values.insecure,
@@ -105,14 +101,14 @@ export async function serveCommand(args: string[]): Promise<number> {
     ...(values['tls-key'] !== undefined ? { tlsKey: values['tls-key'] } : {}),
     ...(values['client-ca'] !== undefined ? { clientCa: values['client-ca'] } : {}),
     trustDomain: values['trust-domain'],
-    ...(kubeConfig ? { tokenVerifier: () => new TokenReviewVerifier({ kubeConfig, audience, logger }) } : {}),
+    ...(kube ? { tokenVerifier: () => kube.tokenVerifier(audience) } : {}),
   }, logger);
   if (values['webhook-port'] !== undefined && !security.tls) throw new UsageError('--webhook-port needs --tls-cert and --tls-key: the API server calls webhooks over HTTPS only');
   const xdsAddress = bindAddressFlag('bind-address', values['bind-address']);
   const cp = await startControlPlane({
     source,
     logger,
-    ...(kubeConfig ? { status: new KubeEventRecorder(kubeConfig, logger) } : {}),
+    ...(kube ? { status: kube.status } : {}),
     xdsAddress,
     xdsPort: portFlag('xds-port', values['xds-port'], 18000),
     ...security,
@@ -123,7 +119,7 @@ export async function serveCommand(args: string[]): Promise<number> {
     operators: values.operator.length > 0 ? values.operator : DEFAULT_OPERATORS,
   });
   const webhook = values['webhook-port'] !== undefined && security.tls
-    ? await startWebhook(portFlag('webhook-port', values['webhook-port'], 0), xdsAddress, security.tls, cp, logger).catch(async (e: unknown) => {
+    ? await (await import('./webhook.ts')).startWebhook(portFlag('webhook-port', values['webhook-port'], 0), xdsAddress, security.tls, cp, logger).catch(async (e: unknown) => {
       await cp.stop();
       throw e;
     })
@@ -140,4 +136,17 @@ export async function serveCommand(args: string[]): Promise<number> {
   await cp.stop();
   security.tls?.close();
   return 0;
+}
+
+/** The --kubernetes parts: the API server's source, Events recorder and token verifier. */
+async function kubernetesParts(kubeconfig: string | undefined, namespaces: string[], logger: Logger) {
+  const [{ loadKubeConfig }, { KubernetesSource }, { KubeEventRecorder }, { TokenReviewVerifier }] = await Promise.all([
+    import('./kubeconfig.ts'), import('../sources/kubernetes.ts'), import('../observe/kube-events.ts'), import('../kubernetes/token-verifier.ts'),
+  ]);
+  const kubeConfig = loadKubeConfig(kubeconfig);
+  return {
+    source: new KubernetesSource({ kubeConfig, namespaces, logger }),
+    status: new KubeEventRecorder(kubeConfig, logger),
+    tokenVerifier: (audience: string) => new TokenReviewVerifier({ kubeConfig, audience, logger }),
+  };
 }

@@ -6,6 +6,10 @@ import type { BearerTokenVerifier } from '../server/auth/identity.ts';
 import { CertificateFiles } from '../tls/certificate-files.ts';
 import { UsageError } from './args.ts';
 
+/** The audience of the projected ServiceAccount token the Envoy Pods mount (--kubernetes without
+ * --client-ca), unless --token-audience says otherwise. */
+export const DEFAULT_TOKEN_AUDIENCE = 'xds-ambassador';
+
 export interface SecurityFlags {
   insecure: boolean;
   tlsCert?: string;

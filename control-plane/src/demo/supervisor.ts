@@ -58,7 +58,7 @@ export class Supervisor {
     const dir = mkdtempSync(path.join(tmpdir(), 'xds-ambassador-pki-'));
     this.onStop(() => rmSync(dir, { recursive: true, force: true }));
     this.credentials = await makeXdsCredentials(dir);
-    this.start('control-plane', process.execPath, [path.join(ROOT, 'control-plane/bin/xds-ambassador.ts'), 'serve', '--config-dir', configDir,
+    this.start('control-plane', process.execPath, [path.join(ROOT, 'control-plane/bin/xds-ambassador.js'), 'serve', '--config-dir', configDir,
       ...this.credentials.serveArgs(), '--xds-port', String(ports.xds), '--http-port', String(ports.http), '--bind-address', '127.0.0.1'], controlPlaneLine);
     await waitForHttp(`http://127.0.0.1:${ports.http}/readyz`, 20_000);
     return this.credentials;

@@ -20,9 +20,6 @@ import type { AuthResult, BearerTokenVerifier, Identity } from '../server/auth/i
 import { ExpiringCache } from './expiring-cache.ts';
 import { unverifiedClaims } from './unverified-jwt.ts';
 
-/** The audience of the projected token the Envoy Pods mount, unless configured otherwise. */
-export const DEFAULT_TOKEN_AUDIENCE = 'xds-ambassador';
-
 /** An accepted token is asked about again after this long even if it lives longer: a deleted Pod's
  * token (or a deleted ServiceAccount's) stops working within this time. */
 const ACCEPTED_TTL_MS = 5 * 60_000;
@@ -41,7 +38,7 @@ type Refusal = Extract<AuthResult, { ok: false }>;
 
 export interface TokenReviewVerifierOptions {
   kubeConfig: KubeConfig;
-  /** Only tokens minted for this audience are accepted (DEFAULT_TOKEN_AUDIENCE in deploy/). */
+  /** Only tokens minted for this audience are accepted (DEFAULT_TOKEN_AUDIENCE of cli/xds-security.ts in deploy/). */
   audience: string;
   logger: Logger;
 }

@@ -5,6 +5,8 @@ import type { ConfigStatusSink } from './config-status.ts';
 import type { Logger } from './log.ts';
 import type { Metrics } from './metrics.ts';
 
+type Counter = ReturnType<Metrics['responses']['labels']>;
+
 const short = (t: string) => (isTypeUrl(t) ? SHORT_NAME[t] : t);
 
 /** A client refused again and again (an Envoy retrying with a bad token) is logged once per window. */
@@ -15,6 +17,16 @@ const REFUSAL_LOG_MAX_CLIENTS = 10_000;
 export function xdsObserver(log: Logger, metrics: Metrics, isGroup: (group: string) => boolean, status?: ConfigStatusSink): XdsObserver {
   const refusalsLogged = new Map<string, number>();
   const groupLabel = (g: string) => (isGroup(g) ? g : 'unconfigured');
+  // Per type, the labelled children of the per-response counters: no label lookup per response.
+  const perType = new Map<string, { responses: Counter; resourcesSent: Counter; acks: Counter }>();
+  const counters = (type: string) => {
+    let c = perType.get(type);
+    if (!c) {
+      const labels = { type: short(type) };
+      perType.set(type, (c = { responses: metrics.responses.labels(labels), resourcesSent: metrics.resourcesSent.labels(labels), acks: metrics.acks.labels(labels) }));
+    }
+    return c;
+  };
   return {
     streamOpened(s) {
       metrics.streams.inc();
@@ -37,14 +49,16 @@ export function xdsObserver(log: Logger, metrics: Metrics, isGroup: (group: stri
       log.warn({ client: host, node: r.nodeId, reason: r.reason }, `ADS stream refused: ${r.message}`);
     },
     responseSent(s, type, version, resources, delta) {
-      metrics.responses.inc({ type: short(type) });
-      metrics.resourcesSent.inc({ type: short(type) }, delta ? delta.sent.length : resources.length);
+      const c = counters(type);
+      c.responses.inc();
+      c.resourcesSent.inc(delta ? delta.sent.length : resources.length);
+      if (!log.isLevelEnabled('debug')) return;
       const change = delta ? { sent: delta.sent.length, removed: delta.removed.length } : {};
       log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version, resources: resources.length, ...change }, 'sent');
     },
     ack(s, type, version) {
-      metrics.acks.inc({ type: short(type) });
-      log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version }, 'ACK');
+      counters(type).acks.inc();
+      if (log.isLevelEnabled('debug')) log.debug({ stream: s.streamId, node: s.node.id, type: short(type), version }, 'ACK');
     },
     nack(s, type, version, message, origins, outcome) {
       metrics.nacks.inc({ type: short(type), group: groupLabel(s.group) });

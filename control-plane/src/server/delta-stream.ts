@@ -32,7 +32,6 @@
 //   which may hold the stream (no response, so it keeps that config);
 // - system_version_info is the version of the whole type as the Envoy has it once it applies the
 //   response: the snapshot's own version when that is all of it, as in a SotW version_info.
-import { randomBytes } from 'node:crypto';
 import type { EncodedResource } from '../cache/encode.ts';
 import type { Subscription } from '../cache/snapshot-cache.ts';
 import { namedVersionsHash, type Snapshot } from '../cache/snapshot.ts';
@@ -42,6 +41,7 @@ import { encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delt
 import { clustersReferenced, waitsForDependencies } from './make-before-break.ts';
 import type { StreamRef } from './observer.ts';
 import type { StreamDeps } from './stream-deps.ts';
+import { newNonce } from './nonce.ts';
 import { openStream } from './stream-open.ts';
 
 /** Subscriptions accumulate over a stream (unlike State-of-the-World, where each request replaces
@@ -332,7 +332,7 @@ export class DeltaStream {
   private send(type: TypeUrl, st: TypeState, resources: EncodedResource[], removed: string[], from: string): void {
     if (!this.ref) return;
     // Unpredictable, so that only a client that read the response can ACK or NACK it.
-    const nonce = randomBytes(12).toString('base64url');
+    const nonce = newNonce();
     if (type === CLUSTER) {
       // New and changed EDS clusters both wait for a fresh EDS response, even for an endpoint
       // name Envoy already subscribes to (clusters sharing a service_name, a re-created cluster).

@@ -17,16 +17,16 @@
 //   rollback) apply even when the response differs from it (retained clusters, named subsets);
 // - the version_info of a nonce-less request (what Envoy has, e.g. after a reconnect) goes to the
 //   cache, which may hold the stream: no response at all, so Envoy keeps its config.
-import { randomBytes } from 'node:crypto';
 import type { Subscription } from '../cache/snapshot-cache.ts';
 import type { EncodedResource } from '../cache/encode.ts';
 import { resourcesVersion, type Snapshot, type TypeResources } from '../cache/snapshot.ts';
 import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeUrl, type TypeUrl } from '../xds/type-urls.ts';
-import { encodeDiscoveryResponse, type DiscoveryRequest } from './discovery-messages.ts';
+import { encodeResponseBody, withNonce, type DiscoveryRequest } from './discovery-messages.ts';
 import { authorizeClients } from './auth/authorize.ts';
 import { clustersReferenced, waitsForDependencies } from './make-before-break.ts';
-import type { StreamRef } from './observer.ts';
+import type { SentResource, StreamRef } from './observer.ts';
 import type { StreamDeps } from './stream-deps.ts';
+import { newNonce } from './nonce.ts';
 import { openStream } from './stream-open.ts';
 
 interface TypeState {
@@ -45,6 +45,26 @@ interface TypeState {
   sentFrom?: string;
   sent: Map<string, EncodedResource>;
   acked: Map<string, EncodedResource>;
+  /** The latest response computed for this type, with what it was computed from. */
+  memo?: Memo;
+}
+
+/** A type with no state yet (one identity, so that memos compare equal). */
+const NONE: ReadonlyMap<string, EncodedResource> = new Map();
+
+/** What a type's response was computed from: the same inputs (by identity: each is replaced, never
+ * changed in place) give the same response. Most requests concern one type; the other types'
+ * responses need no computing again. */
+interface Memo {
+  from: TypeResources;
+  names: Set<string>;
+  wildcard: boolean;
+  sent: Map<string, EncodedResource>;
+  /** The other types' state it depends on (CDS: what the listeners and routes use; EDS: the clusters sent). */
+  deps: readonly ReadonlyMap<string, EncodedResource>[];
+  resources: EncodedResource[];
+  version: string;
+  namesAdded: boolean;
 }
 
 export class SotwStream {
@@ -110,7 +130,8 @@ export class SotwStream {
     const names = req.resource_names.filter((n) => n !== '*');
     if (req.resource_names.length > 0) st.explicit = true;
     st.wildcard = WILDCARD_TYPES.has(type) && (!st.explicit || req.resource_names.includes('*'));
-    st.names = new Set(names);
+    // The same names (an ACK, mostly) keep their set, and so the type's memo.
+    if (names.length !== st.names.size || names.some((n) => !st.names.has(n))) st.names = new Set(names);
     this.pushAll();
   }
 
@@ -159,14 +180,37 @@ export class SotwStream {
       rewarming: () => this.rewarm.size > 0,
       endpointsSettled: () => this.endpointsSettled(served),
     })) return;
-    const resources = this.desired(type, st, served);
-    const version = this.versionOf(resources, served.types[type]);
-    const names = new Set(resources.map((r) => r.name));
-    const namesAdded = !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && names.has(n));
+    const { resources, version, namesAdded } = this.response(type, st, served);
     const rewarming = type === ENDPOINT && this.rewarmArmed && [...this.rewarm].some((n) => st.names.has(n));
     if (type === ENDPOINT && !rewarming) this.dropUnsubscribedRewarm(st);
     if (!st.fresh && !namesAdded && !rewarming && st.sentVersion === version) return;
-    this.send(type, st, version, resources, served.types[type].version);
+    this.send(type, st, version, resources, served.types[type]);
+  }
+
+  /** The type's response as due now, and whether it adds names the Envoy newly subscribed to. */
+  private response(type: TypeUrl, st: TypeState, served: Snapshot): Memo {
+    const from = served.types[type];
+    const deps = this.dependencies(type);
+    const m = st.memo;
+    if (m && m.from === from && m.names === st.names && m.wildcard === st.wildcard && m.sent === st.sent
+      && m.deps[0] === deps[0] && m.deps[1] === deps[1] && m.deps[2] === deps[2] && m.deps[3] === deps[3]) return m;
+    const resources = this.desired(type, st, served);
+    const names = new Set(resources.map((r) => r.name));
+    st.memo = {
+      from, names: st.names, wildcard: st.wildcard, sent: st.sent, deps, resources,
+      version: this.versionOf(resources, from),
+      namesAdded: !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && names.has(n)),
+    };
+    return st.memo;
+  }
+
+  /** The other types' maps desired() reads for this type. */
+  private dependencies(type: TypeUrl): ReadonlyMap<string, EncodedResource>[] {
+    if (type === ENDPOINT) return [this.types.get(CLUSTER)?.sent ?? NONE];
+    if (type !== CLUSTER) return [];
+    const l = this.types.get(LISTENER);
+    const r = this.types.get(ROUTE);
+    return [l?.acked ?? NONE, l?.sent ?? NONE, r?.acked ?? NONE, r?.sent ?? NONE];
   }
 
   private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
@@ -238,10 +282,10 @@ export class SotwStream {
     return this.types.get(type)?.rejected ?? false;
   }
 
-  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: string): void {
+  private send(type: TypeUrl, st: TypeState, version: string, resources: EncodedResource[], from: TypeResources): void {
     if (!this.ref) return;
     // Unpredictable, so that only a client that read the response can ACK or NACK it.
-    const nonce = randomBytes(12).toString('base64url');
+    const nonce = newNonce();
     if (type === CLUSTER) {
       this.rewarmArmed = false;
       for (const r of resources) {
@@ -254,18 +298,38 @@ export class SotwStream {
     if (type === ENDPOINT) this.rewarm.clear();
     st.sentNonce = nonce;
     st.sentVersion = version;
-    st.sentFrom = from;
+    st.sentFrom = from.version;
     st.rejected = false;
     st.sent = new Map(resources.map((r) => [r.name, r]));
     st.pending = true;
     st.fresh = false;
-    this.deps.send(encodeDiscoveryResponse({
-      versionInfo: version,
-      typeUrl: type,
-      nonce,
-      resources: resources.map((r) => r.any),
-      controlPlane: this.deps.controlPlaneId,
-    }));
-    this.deps.observer.responseSent(this.ref, type, version, resources.map((r) => ({ name: r.name, version: r.hash, any: r.any })));
+    // Most responses are the snapshot's whole type (its own version): encoded once for every stream.
+    const body = version === from.version
+      ? wholeTypeBody(from, type, this.deps.controlPlaneId)
+      : encodeResponseBody({ versionInfo: version, typeUrl: type, resources: resources.map((r) => r.any), controlPlane: this.deps.controlPlaneId });
+    this.deps.send(withNonce(body, nonce));
+    this.deps.observer.responseSent(this.ref, type, version, resources.map(sentResource));
   }
+}
+
+/** Per snapshot type (and control plane identifier): its response without a nonce. */
+const bodies = new WeakMap<TypeResources, { controlPlane: string; body: Uint8Array }>();
+
+/** The resources in the snapshot's order (a SotW response is a set: Envoy's subscription order,
+ * which may differ between streams, does not matter). */
+function wholeTypeBody(whole: TypeResources, typeUrl: TypeUrl, controlPlane: string): Uint8Array {
+  const cached = bodies.get(whole);
+  if (cached?.controlPlane === controlPlane) return cached.body;
+  const body = encodeResponseBody({ versionInfo: whole.version, typeUrl, resources: [...whole.resources.values()].map((r) => r.any), controlPlane });
+  bodies.set(whole, { controlPlane, body });
+  return body;
+}
+
+/** What observers are told of a resource: made once per encoded resource, not per response. */
+const sentResources = new WeakMap<EncodedResource, SentResource>();
+
+function sentResource(r: EncodedResource): SentResource {
+  let s = sentResources.get(r);
+  if (!s) sentResources.set(r, (s = { name: r.name, version: r.hash, any: r.any }));
+  return s;
 }

@@ -8,9 +8,20 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { XdsCredentials } from '../../../control-plane/src/demo/xds-credentials.ts';
 import { startProcess, type TestProcess } from '../../helpers/processes.ts';
-import { CLI, waitUntil } from '../../helpers/scenario.ts';
+import { CLI, CLI_NODE_FLAGS, waitUntil } from '../../helpers/scenario.ts';
 
 const BUILD = fileURLToPath(new URL('./build.sh', import.meta.url));
+
+/** The folder of loadgen and gcp-server if they are built and current; never builds. */
+export async function cachedPeerBinaries(): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    execFile('bash', [BUILD, '--cached'], (err, out) => {
+      if (!err) resolve(out.trim());
+      else if (err.code === 3) resolve(undefined);
+      else reject(new Error(`${BUILD} --cached failed: ${err.message}`));
+    });
+  });
+}
 
 /** Builds (or finds cached) loadgen and gcp-server; returns their folder. */
 export async function peerBinaries(): Promise<string> {
@@ -67,7 +78,7 @@ export async function startOurs(sourceArgs: readonly string[], security: Securit
   const proc = startProcess({
     name: 'xds-ambassador',
     cmd: process.execPath,
-    args: [CLI, 'serve', ...sourceArgs, ...securityArgs, '--xds-port', '0', '--http-port', '0', '--bind-address', '127.0.0.1'],
+    args: [...CLI_NODE_FLAGS, CLI, 'serve', ...sourceArgs, ...securityArgs, '--xds-port', '0', '--http-port', '0', '--bind-address', '127.0.0.1'],
     maxOutputBytes: 64 * 1024,
   });
   const m = await proc.waitForOutput(/"xds_port":(\d+),"http_port":(\d+)/, 60_000);

@@ -151,15 +151,18 @@ export class ClientStatusRegistry implements XdsObserver {
     t.acked = version;
     if (!flight.rollback) t.rejected = undefined;
     const now = this.#now();
-    const listed = new Set<string>();
+    let present = 0;
     for (const r of flight.resources) {
-      listed.add(r.name);
       const known = t.resources.get(r.name);
+      if (known) present++;
       if (known?.version !== r.version || known.status === 'ACKED') continue;
       const { error: _cleared, ...rest } = known;
       t.resources.set(r.name, { ...rest, status: 'ACKED', updatedAt: now });
     }
-    // The fallback leaves the rejected resources out; they stay listed as NACKED until a later config.
+    // What the response lacks is gone (the fallback leaves the rejected resources out: they stay
+    // listed as NACKED until a later config). Nothing to look for when it listed every one.
+    if (present === t.resources.size) return;
+    const listed = new Set(flight.resources.map((r) => r.name));
     for (const [name, v] of t.resources) if (!listed.has(name) && !(flight.rollback && v.status === 'NACKED')) t.resources.delete(name);
   }
 
