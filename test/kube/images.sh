@@ -110,8 +110,10 @@ rootfs() {
   for applet in $(/usr/bin/busybox --list); do
     [[ -e "$dir/bin/$applet" ]] || ln -s busybox "$dir/bin/$applet"
   done
-  ln -s ../../bin/busybox "$dir/usr/bin/env"   # for "#!/usr/bin/env node"
-  for bin in "$@"; do
+  # Debian's env, as in the images made upstream: the CLI's "#!/usr/bin/env -S node FLAGS" needs
+  # its -S, which busybox's env lacks.
+  cp /usr/bin/env "$dir/usr/bin/env"
+  for bin in "$@" /usr/bin/env; do
     for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
       case "$lib" in
         */ld-linux-x86-64.so.2) cp -L "$lib" "$dir/lib64/ld-linux-x86-64.so.2" ;;
