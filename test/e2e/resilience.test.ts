@@ -80,7 +80,8 @@ describe('resilience', () => {
   it('answers breaker overflow with 503 and x-envoy-overloaded, as Envoy documents', async () => {
     const replies = await Promise.all(Array.from({ length: 6 }, () => get(breakerPort)));
     const overloaded = replies.filter((r) => r.status === 503 && r.headers['x-envoy-overloaded'] === 'true');
-    expect(overloaded.length).toBeGreaterThanOrEqual(1);
+    const seen = JSON.stringify(replies.map((r) => [r.status, r.headers['x-envoy-overloaded'] ?? null, r.body.slice(0, 80)]));
+    expect(overloaded.length, `replies (status, x-envoy-overloaded, body): ${seen}`).toBeGreaterThanOrEqual(1);
     expect(replies.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(1);
     expect((await envoy.stats('upstream_rq_pending_overflow')).get('cluster.shop/resilient/limited.upstream_rq_pending_overflow')).toBeGreaterThanOrEqual(1);
   });
