@@ -85,7 +85,8 @@ export interface StartKubeApiServerOptions {
   extraServingIps?: readonly string[];
 }
 
-function run(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CommandResult> {
+/** Runs a command to its end, collecting its output (no shell). */
+export function run(cmd: string, args: readonly string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<CommandResult> {
   return new Promise((resolve, reject) => {
     const stdin = options.input === undefined ? 'ignore' : 'pipe';
     const child = spawn(cmd, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: [stdin, 'pipe', 'pipe'] });

@@ -18,7 +18,6 @@
 // makes a second caller wait. stop() ends every process it started — containers and their shims
 // included — unmounts, removes the interfaces, the iptables rules, the cgroups and the folder, and
 // restores the two sysctls it set; a run that was killed is cleaned up by the next start().
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -27,7 +26,7 @@ import { Resolver } from 'node:dns/promises';
 import { startProcess } from '../helpers/processes.ts';
 import type { TestProcess } from '../helpers/processes.ts';
 import { freePorts } from '../helpers/ports.ts';
-import { ensureKubeBinaries, startKubeApiServer } from './apiserver.ts';
+import { ensureKubeBinaries, run, startKubeApiServer } from './apiserver.ts';
 import type { CommandResult, KubeApiServer } from './apiserver.ts';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -61,22 +60,6 @@ export interface KubeCluster {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-function run(cmd: string, args: readonly string[], options: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: options.env ?? process.env, stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout?.on('data', (chunk: Buffer) => (stdout += chunk.toString('utf8')));
-    child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString('utf8')));
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-    if (child.stdin) {
-      child.stdin.on('error', () => {});
-      child.stdin.end(options.input);
-    }
-  });
-}
 
 async function must(cmd: string, args: readonly string[], options: { input?: string } = {}): Promise<string> {
   const result = await run(cmd, args, options);
