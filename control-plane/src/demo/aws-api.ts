@@ -4,6 +4,7 @@
 import { createServer, type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { verify, type Keys, type Verdict } from './sigv4.ts';
+import { onRequestBody } from './request-body.ts';
 
 export interface AwsApiRequest {
   method: string;
@@ -46,14 +47,7 @@ function pairs(req: IncomingMessage): [string, string][] {
 export async function startAwsApi(o: StartAwsApiOptions): Promise<AwsApi> {
   const requests: AwsApiRequest[] = [];
   const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('end', () => {
-      const body = Buffer.concat(chunks);
+    onRequestBody(req, MAX_BODY, (body) => {
       const signable = { method: req.method ?? 'GET', target: req.url ?? '/', headers: pairs(req), body };
       const verdict = verify(signable, o.keys, { region: o.region, service: o.service, allowUnsignedPayload: o.allowUnsignedPayload ?? false });
       const headers = Object.fromEntries(Object.entries(req.headers).map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : v ?? '']));

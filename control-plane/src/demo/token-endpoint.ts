@@ -11,6 +11,7 @@ import { createServer as createHttpServer, type IncomingMessage, type ServerResp
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import type { TLSSocket } from 'node:tls';
+import { onRequestBody } from './request-body.ts';
 
 export interface TokenRequest {
   /** When it arrived (Date.now()). */
@@ -81,13 +82,7 @@ export async function startTokenEndpoint(o: StartTokenEndpointOptions): Promise<
   const issued: string[] = [];
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size <= MAX_BODY) chunks.push(c);
-    });
-    req.on('end', () => {
+    onRequestBody(req, MAX_BODY, (body) => {
       const answer = (status: number, body: object) => {
         const text = JSON.stringify(body);
         res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', 'content-length': Buffer.byteLength(text) });
@@ -97,7 +92,7 @@ export async function startTokenEndpoint(o: StartTokenEndpointOptions): Promise<
         answer(404, { error: 'not_found' });
         return;
       }
-      const form = new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+      const form = new URLSearchParams(body.toString('utf8'));
       const basic = basicCredentials(req.headers.authorization);
       const clientAuth = basic ? 'basic' : form.has('client_secret') ? 'body' : 'none';
       const clientId = basic?.id ?? form.get('client_id') ?? undefined;

@@ -8,6 +8,7 @@ import { createServer } from 'node:http';
 import type { IncomingHttpHeaders, IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import { onRequestBody } from './request-body.ts';
 
 export interface UpstreamRequest {
   method: string;
@@ -93,13 +94,7 @@ export async function serveUpstream<E extends object>(
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     // Read now: the connection's details may be gone once the body has arrived.
     const extra = describe(req);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (chunk: Buffer) => {
-      size += chunk.length;
-      if (size <= MAX_BODY_BYTES) chunks.push(chunk);
-    });
-    req.on('end', () => {
+    onRequestBody(req, MAX_BODY_BYTES, (body) => {
       let status = 200;
       let payload: Record<string, unknown>;
       const method = req.method ?? 'GET';
@@ -112,7 +107,7 @@ export async function serveUpstream<E extends object>(
       } else {
         payload = { upstream: name, path, method, headers, ...extra };
       }
-      requests.push({ method, path, headers, body: Buffer.concat(chunks).toString('utf8'), status, ...extra });
+      requests.push({ method, path, headers, body: body.toString('utf8'), status, ...extra });
       const text = JSON.stringify(payload);
       const send = (): void => {
         if (res.destroyed) return;
