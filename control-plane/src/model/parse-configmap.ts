@@ -7,6 +7,7 @@ import { ambassadorConfigSchema, type AmbassadorConfig } from './schema.ts';
 import { checkConfig } from './check-config.ts';
 import { configForEnvironment, environmentProblems } from './environments.ts';
 import { describeValue, formatPath, withFileLine, type ConfigError } from './errors.ts';
+import { fastYaml } from './fast-yaml.ts';
 import { parseYaml } from './safe-yaml.ts';
 import { transcodeDescriptors, type DescriptorSets } from './transcode-descriptors.ts';
 
@@ -44,9 +45,16 @@ function parse(cm: ConfigMapObject): ParseResult {
     const keys = Object.keys(cm.data);
     return fail('', `missing: the ConfigMap is labelled ${CONFIG_LABEL}: "true" but has no data key "${CONFIG_KEY}" (found ${keys.length ? keys.map((k) => `"${k}"`).join(', ') : 'no keys'}); put the ambassador config under data.${CONFIG_KEY}`);
   }
+  // The usual valid config is read fast; anything else (an error, or YAML the fast reader leaves
+  // alone) is read again in full, for the errors' lines.
+  const fast = fastYaml(text);
+  if (fast && fast.value !== null && fast.value !== undefined) {
+    const checked = validate(fast.value, cm);
+    if (checked.ok) return checked;
+  }
   const lines = new LineCounter();
   const [first, second] = parseYaml(text, lines, { prettyErrors: false, uniqueKeys: true }, true);
-  if (!first) return fail('', 'empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")');
+  if (!first) return fail('', EMPTY);
   if (second) return fail('', 'invalid YAML: more than one document (a "---" line) — put the whole config in one document', lines.linePos(second.doc.range[0]).line);
   const { doc, problem } = first;
   if (doc.errors.length > 0) {
@@ -59,12 +67,18 @@ function parse(cm: ConfigMapObject): ParseResult {
   } catch (err) {
     return fail('', `invalid YAML: ${(err as Error).message}`); // e.g. a merge key (<<) of a list
   }
-  if (input === null || input === undefined) return fail('', `empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")`);
+  if (input === null || input === undefined) return fail('', EMPTY);
+  const checked = validate(input, cm);
+  if (checked.ok) return checked;
+  return { ok: false, errors: listed(object, checked.problems, (p) => toConfigError(object, doc, lines, p.path, p.message)) };
+}
 
+const EMPTY = 'empty: expected the ambassador config (a map with "ambassador", "listeners" and "upstreams")';
+
+/** The config in a YAML document's value, or what is wrong with it (each at its path in the value). */
+function validate(input: unknown, cm: ConfigMapObject): Extract<ParseResult, { ok: true }> | { ok: false; problems: { path: readonly PropertyKey[]; message: string }[] } {
   const parsed = ambassadorConfigSchema.safeParse(input, { reportInput: true, error: explainIssue });
-  if (!parsed.success) {
-    return { ok: false, errors: listed(object, parsed.error.issues, (iss) => toConfigError(object, doc, lines, iss.path, issueMessage(iss))) };
-  }
+  if (!parsed.success) return { ok: false, problems: parsed.error.issues.map((iss) => ({ path: iss.path, message: issueMessage(iss) })) };
   const transcoding = transcodeDescriptors(parsed.data, cm);
   const problems = [...checkConfig(parsed.data), ...environmentProblems(parsed.data), ...transcoding.problems];
   for (const env of Object.keys(parsed.data.environments)) {
@@ -73,9 +87,7 @@ function parse(cm: ConfigMapObject): ParseResult {
       if (!seen.has(`${p.path.join('.')}\u0000${p.message}`)) problems.push({ path: ['environments', env], message: `with this environment's overrides, ${p.path.join('.')}: ${p.message}` });
     }
   }
-  if (problems.length > 0) {
-    return { ok: false, errors: listed(object, problems, (p) => toConfigError(object, doc, lines, p.path, p.message)) };
-  }
+  if (problems.length > 0) return { ok: false, problems };
   return { ok: true, config: parsed.data, descriptorSets: transcoding.descriptorSets };
 }
 
