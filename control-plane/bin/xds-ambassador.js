@@ -1,4 +1,4 @@
-#!/usr/bin/env -S node --max-semi-space-size=1 --heap-growing-percent=100
+#!/usr/bin/env -S node --max-semi-space-size=4 --heap-growing-percent=100
 // The Node flags above are the ones to run it with (scripts/xds-ambassador, the image and the tests
 // run this file by them), both measured (README, Performance) to cost no CPU a burst of 1,000 syncs
 // or connect/disconnect churn could show:
