@@ -78,11 +78,16 @@ export interface SnapshotCacheOptions {
   onHeldChange?: (held: readonly HeldGroup[]) => void;
 }
 
+/** Subscribers called on one turn of the event loop (see deliver()). */
+const NOTIFY_BATCH = 32;
+
 export class SnapshotCache {
   private synced = false;
   private readonly groups = new Map<string, Entry>();
   private readonly subscribers = new Map<string, Set<Subscriber>>();
   private readonly pendingNotify = new Set<string>();
+  /** Group → its delivery in progress (see deliver()). */
+  private readonly delivering = new Map<string, object>();
   private readonly onHeldChange: ((held: readonly HeldGroup[]) => void) | undefined;
   private heldSignature = '[]';
 
@@ -288,9 +293,27 @@ export class SnapshotCache {
       this.pendingNotify.add(key);
       queueMicrotask(() => {
         this.pendingNotify.delete(key);
-        for (const sub of [...(this.subscribers.get(key) ?? [])]) sub.onChange();
+        const delivery = {};
+        this.delivering.set(key, delivery);
+        this.deliver(key, delivery, [...(this.subscribers.get(key) ?? [])], 0);
       });
     }
+  }
+
+  /** Calls the subscribers NOTIFY_BATCH at a time, each batch on its own turn of the event loop:
+   * the responses of one batch are written before the next batch's are made, so the first Envoys
+   * have a change without waiting for a thousand others' responses. A newer delivery of the same
+   * group (which calls them all again) ends this one. */
+  private deliver(key: string, delivery: object, subs: readonly Subscriber[], from: number): void {
+    if (this.delivering.get(key) !== delivery) return;
+    const current = this.subscribers.get(key);
+    const end = Math.min(subs.length, from + NOTIFY_BATCH);
+    for (let i = from; i < end; i++) {
+      const sub = subs[i] as Subscriber;
+      if (current?.has(sub)) sub.onChange(); // not one that left meanwhile
+    }
+    if (end < subs.length) setImmediate(() => this.deliver(key, delivery, subs, end));
+    else this.delivering.delete(key);
   }
 }
 
