@@ -1,9 +1,12 @@
 // The HTTP port: /healthz (alive), /readyz (first snapshot built), /metrics, /debug/status.
 // /debug/ shows which ambassadors exist, their errors and Envoys: it is answered only on a
 // loopback address (reach it with kubectl port-forward) unless the operator exposes it.
-import http from 'node:http';
 import { isLoopback } from './loopback.ts';
 import type { Metrics } from './metrics.ts';
+
+// Not `import http from 'node:http'`: an ES import of it reads all its exports, and its lazy
+// WebSocket / MessageEvent ones load Node's bundled undici (some 13 MB resident, measured).
+const http = process.getBuiltinModule('node:http');
 
 export interface HttpEndpoints {
   ready(): boolean;

@@ -43,8 +43,10 @@ interface TypeState {
   sentVersion?: string;
   /** The version of the served snapshot's type the latest response was built from (what the cache knows). */
   sentFrom?: string;
-  sent: Map<string, EncodedResource>;
-  acked: Map<string, EncodedResource>;
+  /** What the latest response carried, by name; the snapshot's own map when it carried the whole
+   * type (shared by every stream it went to, so never changed in place). */
+  sent: ReadonlyMap<string, EncodedResource>;
+  acked: ReadonlyMap<string, EncodedResource>;
   /** The latest response computed for this type, with what it was computed from. */
   memo?: Memo;
 }
@@ -59,7 +61,7 @@ interface Memo {
   from: TypeResources;
   names: Set<string>;
   wildcard: boolean;
-  sent: Map<string, EncodedResource>;
+  sent: ReadonlyMap<string, EncodedResource>;
   /** The other types' state it depends on (CDS: what the listeners and routes use; EDS: the clusters sent). */
   deps: readonly ReadonlyMap<string, EncodedResource>[];
   resources: EncodedResource[];
@@ -195,11 +197,10 @@ export class SotwStream {
     if (m && m.from === from && m.names === st.names && m.wildcard === st.wildcard && m.sent === st.sent
       && m.deps[0] === deps[0] && m.deps[1] === deps[1] && m.deps[2] === deps[2] && m.deps[3] === deps[3]) return m;
     const resources = this.desired(type, st, served);
-    const names = new Set(resources.map((r) => r.name));
     st.memo = {
       from, names: st.names, wildcard: st.wildcard, sent: st.sent, deps, resources,
       version: this.versionOf(resources, from),
-      namesAdded: !st.wildcard && [...st.names].some((n) => !st.sent.has(n) && names.has(n)),
+      namesAdded: !st.wildcard && addsNames(st, resources),
     };
     return st.memo;
   }
@@ -221,7 +222,7 @@ export class SotwStream {
       return this.select(st, [...available.values(), ...retained]);
     }
     if (type === ENDPOINT) {
-      const clusters = this.types.get(CLUSTER)?.sent ?? new Map<string, EncodedResource>();
+      const clusters = this.types.get(CLUSTER)?.sent ?? NONE;
       const out: EncodedResource[] = [];
       for (const n of st.names) {
         const cla = available.get(n) ?? (clusters.has(n) ? st.sent.get(n) : undefined);
@@ -229,7 +230,7 @@ export class SotwStream {
       }
       return out;
     }
-    return this.select(st, [...available.values()]);
+    return st.wildcard ? wholeType(served.types[type]) : [...available.values()].filter((r) => st.names.has(r.name));
   }
 
   /** The snapshot's own version when the response is exactly its resources (computed once per
@@ -300,15 +301,17 @@ export class SotwStream {
     st.sentVersion = version;
     st.sentFrom = from.version;
     st.rejected = false;
-    st.sent = new Map(resources.map((r) => [r.name, r]));
+    // Most responses are the snapshot's whole type (its own version): encoded once for every
+    // stream, and what each stream then holds of it is shared too.
+    const whole = version === from.version;
+    st.sent = whole ? from.resources : new Map(resources.map((r) => [r.name, r]));
     st.pending = true;
     st.fresh = false;
-    // Most responses are the snapshot's whole type (its own version): encoded once for every stream.
-    const body = version === from.version
+    const body = whole
       ? wholeTypeBody(from, type, this.deps.controlPlaneId)
       : encodeResponseBody({ versionInfo: version, typeUrl: type, resources: resources.map((r) => r.any), controlPlane: this.deps.controlPlaneId });
     this.deps.send(withNonce(body, nonce));
-    this.deps.observer.responseSent(this.ref, type, version, resources.map(sentResource));
+    this.deps.observer.responseSent(this.ref, type, version, whole ? sentWholeType(from) : resources.map(sentResource));
   }
 }
 
@@ -332,4 +335,29 @@ function sentResource(r: EncodedResource): SentResource {
   let s = sentResources.get(r);
   if (!s) sentResources.set(r, (s = { name: r.name, version: r.hash, any: r.any }));
   return s;
+}
+
+/** Whether the response carries a name the Envoy subscribed to that it was not sent before. */
+function addsNames(st: TypeState, resources: readonly EncodedResource[]): boolean {
+  return resources.some((r) => st.names.has(r.name) && !st.sent.has(r.name));
+}
+
+/** Per snapshot type: its resources as a list, and as observers are told of them, made once for
+ * every stream subscribed to all of it. */
+const wholeTypes = new WeakMap<TypeResources, { resources: EncodedResource[]; sent?: SentResource[] }>();
+
+function wholeTypeEntry(t: TypeResources): { resources: EncodedResource[]; sent?: SentResource[] } {
+  let w = wholeTypes.get(t);
+  if (!w) wholeTypes.set(t, (w = { resources: [...t.resources.values()] }));
+  return w;
+}
+
+function wholeType(t: TypeResources): EncodedResource[] {
+  return wholeTypeEntry(t).resources;
+}
+
+function sentWholeType(t: TypeResources): SentResource[] {
+  const w = wholeTypeEntry(t);
+  w.sent ??= w.resources.map(sentResource);
+  return w.sent;
 }

@@ -69,7 +69,18 @@ interface TypeState {
   inflight: InFlight<Flight>;
   /** The next response is the fallback after this Envoy's NACK. */
   rollbackNext: boolean;
-  resources: Map<string, ResourceView>;
+  /** By name. Changed in place: kept for every resource of every connected Envoy. */
+  resources: Map<string, Kept>;
+}
+
+/** A resource's state on one stream (its type and name are the keys it is kept under). */
+interface Kept {
+  version: string;
+  /** Never a Secret's. */
+  any: Uint8Array | undefined;
+  status: ResourceStatus;
+  error: ResourceView['error'] | undefined;
+  updatedAt: Date;
 }
 
 interface StreamState {
@@ -102,7 +113,7 @@ export class ClientStatusRegistry implements XdsObserver {
           ...(t.acked !== undefined ? { acked: t.acked } : {}),
           ...(t.rejected ? { rejected: t.rejected } : {}),
         })),
-        resources: [...s.types.values()].flatMap((t) => [...t.resources.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))),
+        resources: [...s.types].flatMap(([typeUrl, t]) => [...t.resources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([name, k]) => view(typeUrl, name, k))),
       }));
   }
 
@@ -132,15 +143,9 @@ export class ClientStatusRegistry implements XdsObserver {
       const known = t.resources.get(r.name);
       if (known?.status === 'ACKED' && known.version === r.version) continue;
       const wire = onWire.get(r.name);
-      const any = r.any ?? (wire?.version === r.version ? wire.any : undefined) ?? (known?.version === r.version ? known.any : undefined);
-      t.resources.set(r.name, {
-        typeUrl,
-        name: r.name,
-        version: r.version,
-        ...(any && typeUrl !== SECRET ? { any } : {}),
-        status: 'REQUESTED',
-        updatedAt: now,
-      });
+      const any = typeUrl === SECRET ? undefined : r.any ?? (wire?.version === r.version ? wire.any : undefined) ?? (known?.version === r.version ? known.any : undefined);
+      if (!known) t.resources.set(r.name, { version: r.version, any, status: 'REQUESTED', error: undefined, updatedAt: now });
+      else Object.assign(known, { version: r.version, any, status: 'REQUESTED', error: undefined, updatedAt: now });
     }
   }
 
@@ -156,8 +161,9 @@ export class ClientStatusRegistry implements XdsObserver {
       const known = t.resources.get(r.name);
       if (known) present++;
       if (known?.version !== r.version || known.status === 'ACKED') continue;
-      const { error: _cleared, ...rest } = known;
-      t.resources.set(r.name, { ...rest, status: 'ACKED', updatedAt: now });
+      known.status = 'ACKED';
+      known.error = undefined;
+      known.updatedAt = now;
     }
     // What the response lacks is gone (the fallback leaves the rejected resources out: they stay
     // listed as NACKED until a later config). Nothing to look for when it listed every one.
@@ -176,7 +182,11 @@ export class ClientStatusRegistry implements XdsObserver {
     for (const r of flight?.resources ?? []) {
       const known = t.resources.get(r.name);
       if (known?.version !== r.version || known.status === 'ACKED') continue;
-      t.resources.set(r.name, { ...known, status: 'NACKED', error: { message, responseVersion: version, at: now }, updatedAt: now });
+      Object.assign(known, { status: 'NACKED', error: { message, responseVersion: version, at: now }, updatedAt: now });
     }
   }
+}
+
+function view(typeUrl: string, name: string, k: Kept): ResourceView {
+  return { typeUrl, name, version: k.version, ...(k.any ? { any: k.any } : {}), status: k.status, ...(k.error ? { error: k.error } : {}), updatedAt: k.updatedAt };
 }
