@@ -80,6 +80,7 @@ export class SotwStream {
   /** Envoy has processed that CDS response: it re-requested EDS (it does so before the CDS ACK,
    * which it holds until the clusters are warm) or ACKed the CDS. */
   private rewarmArmed = false;
+  private settledMemo?: { inputs: readonly unknown[]; settled: boolean };
 
   private closed = false;
   private readonly id: number;
@@ -217,9 +218,10 @@ export class SotwStream {
   private desired(type: TypeUrl, st: TypeState, served: Snapshot): EncodedResource[] {
     const available = served.types[type].resources;
     if (type === CLUSTER) {
+      const gone = [...st.sent.values()].filter((c) => !available.has(c.name));
+      if (gone.length === 0) return st.wildcard ? wholeType(served.types[type]) : this.select(st, [...available.values()]);
       const inUse = this.clustersInUse();
-      const retained = [...st.sent.values()].filter((c) => !available.has(c.name) && inUse.has(c.name));
-      return this.select(st, [...available.values(), ...retained]);
+      return this.select(st, [...available.values(), ...gone.filter((c) => inUse.has(c.name))]);
     }
     if (type === ENDPOINT) {
       const clusters = this.types.get(CLUSTER)?.sent ?? NONE;
@@ -252,15 +254,24 @@ export class SotwStream {
     }));
   }
 
-  /** Every EDS cluster the Envoy accepted is subscribed and has been sent its endpoints. */
+  /** Every EDS cluster the Envoy accepted is subscribed and has been sent its endpoints. Asked on
+   * every LDS and RDS push; answered again only when one of its inputs was replaced. */
   private endpointsSettled(served: Snapshot): boolean {
     const eds = this.types.get(ENDPOINT);
-    for (const c of this.types.get(CLUSTER)?.acked.values() ?? []) {
+    const inputs = [served.types[ENDPOINT], this.types.get(CLUSTER)?.acked, eds?.sent, eds?.names] as const;
+    const m = this.settledMemo;
+    if (m && m.inputs.every((x, i) => x === inputs[i])) return m.settled;
+    let settled = true;
+    for (const c of inputs[1]?.values() ?? []) {
       if (c.edsName === undefined) continue;
-      const known = served.types[ENDPOINT].resources.has(c.edsName) || eds?.sent.has(c.edsName);
-      if (known && !(eds?.names.has(c.edsName) && eds.sent.has(c.edsName))) return false;
+      const known = inputs[0].resources.has(c.edsName) || eds?.sent.has(c.edsName);
+      if (known && !(eds?.names.has(c.edsName) && eds.sent.has(c.edsName))) {
+        settled = false;
+        break;
+      }
     }
-    return true;
+    this.settledMemo = { inputs, settled };
+    return settled;
   }
 
   /** Only a type Envoy still watches can hold others back: it ignores responses for the rest. */
