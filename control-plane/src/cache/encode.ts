@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import protobuf from 'protobufjs';
 import type { XdsResource } from '../translate/types.ts';
 import { typeName } from '../xds/type-urls.ts';
+import { messageType } from './type-lookup.ts';
 import { unknownField } from './unknown-fields.ts';
 
 export interface EncodedResource extends XdsResource {
@@ -17,7 +18,7 @@ export function contentHash(data: Uint8Array | string): string {
 }
 
 export function encodeResource(root: protobuf.Root, r: XdsResource): EncodedResource {
-  const type = root.lookupType(typeName(r.type));
+  const type = messageType(root, typeName(r.type));
   const unknown = unknownField(root, type, r.body);
   if (unknown) throw new Error(`cannot encode ${typeName(r.type)} "${r.name}": unknown field ${unknown}`);
   const value = type.encode(type.fromObject(r.body)).finish();

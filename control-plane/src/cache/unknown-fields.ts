@@ -1,16 +1,15 @@
 // protobufjs silently drops fields it does not know; a typo in a translator must fail loudly instead.
 import protobuf from 'protobufjs';
-
-const ANY = '.google.protobuf.Any';
+import { messageType } from './type-lookup.ts';
 
 /** The first field path in obj that the message type does not define, or undefined. */
 export function unknownField(root: protobuf.Root, type: protobuf.Type, obj: unknown, at = ''): string | undefined {
   if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) return undefined;
   const record = obj as Record<string, unknown>;
   let target = type;
-  if (type.fullName === ANY && typeof record['@type'] === 'string') {
+  if (type === messageType(root, 'google.protobuf.Any') && typeof record['@type'] === 'string') {
     const name = record['@type'];
-    target = root.lookupType(name.slice(name.lastIndexOf('/') + 1));
+    target = messageType(root, name.slice(name.lastIndexOf('/') + 1));
   }
   for (const [key, value] of Object.entries(record)) {
     if (key === '@type' && target !== type) continue;
