@@ -22,7 +22,7 @@ import type { AuthMode } from './server/auth/authenticator.ts';
 import { startXdsServer, type XdsLimits, type XdsServer } from './server/grpc-server.ts';
 import { fanOut } from './server/observer-fanout.ts';
 import type { CertificateFiles } from './tls/certificate-files.ts';
-import type { ConfigMapObject, Source, SourceState } from './sources/types.ts';
+import { objectKey, type ConfigMapObject, type Source, type SourceState } from './sources/types.ts';
 import { translateAmbassador } from './translate/ambassador.ts';
 import { baseGroupKey, groupKey } from './translate/names.ts';
 import { xdsRoot } from './xds/protos.ts';
@@ -141,7 +141,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
     const errors = formatted.map((f) => f.text);
     for (const e of errors) if (!reported.has(e)) log.warn(`config rejected, its last good version stays served: ${e}`);
     for (const [configMap, list] of Map.groupBy(formatted, (f) => f.object)) {
-      if (list.some((f) => !reported.has(f.text))) o.status?.rejected(configMap, list.map((f) => f.text));
+      if (list.some((f) => !reported.has(f.text))) o.status?.rejected(configMap, list.map((f) => f.text), uidOf(state, configMap));
     }
     reported = new Set(errors);
     errorsByConfigMap = new Map([...Map.groupBy(formatted, (f) => f.object)].map(([cm, list]) => [cm, list.map((f) => f.text)]));
@@ -198,7 +198,7 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       const latest = cache.latest(key);
       if (!latest || cache.served(key) !== latest || announced.get(key) === latest.version) continue;
       announced.set(key, latest.version);
-      o.status?.accepted(m.configMap, m.group.ambassador, latest.version);
+      o.status?.accepted(m.configMap, m.group.ambassador, latest.version, uidOf(latestState, m.configMap));
     }
   };
 
@@ -285,4 +285,10 @@ export async function startControlPlane(o: ControlPlaneOptions): Promise<Running
       await Promise.all([xds?.stop(), http.close(), parser.close(), dryRunner.close()]);
     },
   };
+}
+
+/** The uid of ConfigMap `namespace/name` in the source's state, where the source has one. */
+function uidOf(state: SourceState | undefined, configMap: string): string | undefined {
+  const [namespace = '', name = ''] = configMap.split('/');
+  return state?.objects.get(objectKey({ kind: 'ConfigMap', namespace, name }))?.uid;
 }

@@ -152,6 +152,11 @@ upstreams:
     expect(elapsed).toBeLessThan(1000);
     // On billing itself: orders has had an Accepted event since beforeAll.
     await waitUntil(async () => (await events('Accepted', 'billing')).some((n) => n.includes('"billing"')), 2000, 'an Accepted event on billing');
+    // With the ConfigMap's uid (kubectl describe lists events by it), as the watch delivered it.
+    const uid = (await kubeRequest(kube, { method: 'GET', path: `/api/v1/namespaces/${NS}/configmaps/billing`, token: kube.adminToken })).json<{ metadata: { uid: string } }>().metadata.uid;
+    const listed = (await kubeRequest(kube, { method: 'GET', path: `/apis/events.k8s.io/v1/namespaces/${NS}/events`, token: kube.adminToken }))
+      .json<{ items: { reason?: string; regarding?: { name?: string; uid?: string } }[] }>().items.filter((e) => e.reason === 'Accepted' && e.regarding?.name === 'billing');
+    expect(listed.map((e) => e.regarding?.uid)).toEqual(listed.map(() => uid));
     await billing.stop();
   });
 

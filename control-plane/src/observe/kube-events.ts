@@ -34,19 +34,19 @@ export class KubeEventRecorder implements ConfigStatusSink {
     this.#now = now;
   }
 
-  accepted(configMap: string, ambassador: string, version: string): void {
-    this.#record(configMap, 'Normal', 'Accepted', 'Publish', `served to the Envoys of ambassador "${ambassador}" as version ${version}`);
+  accepted(configMap: string, ambassador: string, version: string, uid?: string): void {
+    this.#record(configMap, uid, 'Normal', 'Accepted', 'Publish', `served to the Envoys of ambassador "${ambassador}" as version ${version}`);
   }
 
-  rejected(configMap: string, errors: readonly string[]): void {
-    this.#record(configMap, 'Warning', 'Invalid', 'Validate', `not applied, the last good version stays served: ${errors.join('; ')}`);
+  rejected(configMap: string, errors: readonly string[], uid?: string): void {
+    this.#record(configMap, uid, 'Warning', 'Invalid', 'Validate', `not applied, the last good version stays served: ${errors.join('; ')}`);
   }
 
   nacked(configMap: string, nodeId: string, type: string, message: string): void {
-    this.#record(configMap, 'Warning', 'RejectedByEnvoy', 'Apply', `Envoy ${nodeId} rejected the ${type} update: ${message}`);
+    this.#record(configMap, undefined, 'Warning', 'RejectedByEnvoy', 'Apply', `Envoy ${nodeId} rejected the ${type} update: ${message}`);
   }
 
-  #record(configMap: string, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void {
+  #record(configMap: string, knownUid: string | undefined, type: 'Normal' | 'Warning', reason: string, action: string, note: string): void {
     const [namespace = '', name = ''] = configMap.split('/');
     const now = this.#now();
     const key = `${configMap}\u0000${reason}\u0000${note}`;
@@ -79,9 +79,9 @@ export class KubeEventRecorder implements ConfigStatusSink {
       reportingInstance: os.hostname(),
     };
     this.#queue = this.#queue.then(async () => {
-      // `kubectl describe configmap` lists the events whose object has the ConfigMap's uid: look it
-      // up (a ConfigMap deleted meanwhile gets its event without one).
-      const uid = await this.#core.readNamespacedConfigMap({ name, namespace }).then((cm) => cm.metadata?.uid, () => undefined);
+      // `kubectl describe configmap` lists the events whose object has the ConfigMap's uid: as the
+      // source read it, else looked up (a ConfigMap deleted meanwhile gets its event without one).
+      const uid = knownUid ?? await this.#core.readNamespacedConfigMap({ name, namespace }).then((cm) => cm.metadata?.uid, () => undefined);
       if (uid !== undefined) body.regarding.uid = uid;
       await this.#api.createNamespacedEvent({ namespace, body });
     }).catch((err: unknown) => {

@@ -12,7 +12,7 @@ export function fromConfigMap(cm: V1ConfigMap): ConfigMapObject | undefined {
   // binaryData arrives base64-encoded (the API server validated it).
   const binary = Object.entries(cm.binaryData ?? {});
   const binaryData = binary.length > 0 ? { binaryData: Object.fromEntries(binary.map(([k, v]) => [k, new Uint8Array(Buffer.from(v, 'base64'))])) } : {};
-  return { kind: 'ConfigMap', namespace, name, labels: cm.metadata?.labels ?? {}, origin: `kubernetes ConfigMap ${namespace}/${name}`, data: cm.data ?? {}, ...binaryData, ...(created === undefined || Number.isNaN(created) ? {} : { created }) };
+  return { kind: 'ConfigMap', namespace, name, labels: cm.metadata?.labels ?? {}, origin: `kubernetes ConfigMap ${namespace}/${name}`, data: cm.data ?? {}, ...binaryData, ...(created === undefined || Number.isNaN(created) ? {} : { created }), ...(cm.metadata?.uid ? { uid: cm.metadata.uid } : {}) };
 }
 
 export function fromSecret(s: V1Secret): SecretObject | undefined {

@@ -7,6 +7,8 @@ export interface ObjectMeta {
   labels: Readonly<Record<string, string>>;
   /** Where the object came from, for error messages: a file path (with document index) or "kubernetes". */
   origin: string;
+  /** The API server's id of the object, where the source has one (Kubernetes). */
+  uid?: string;
 }
 
 export interface ConfigMapObject extends ObjectMeta {
