@@ -39,7 +39,7 @@ import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeU
 import { authorizeClients } from './auth/authorize.ts';
 import { encodeDeltaDiscoveryResponse, type DeltaDiscoveryRequest } from './delta-messages.ts';
 import { clustersReferenced, waitsForDependencies } from './make-before-break.ts';
-import type { StreamRef } from './observer.ts';
+import { sentResource, type StreamRef } from './observer.ts';
 import type { StreamDeps } from './stream-deps.ts';
 import { newNonce } from './nonce.ts';
 import { openStream } from './stream-open.ts';
@@ -353,7 +353,7 @@ export class DeltaStream {
       controlPlane: this.deps.controlPlaneId,
     }));
     this.deps.observer.responseSent(this.ref, type, version, [...after].map(([name, v]) => ({ name, version: v })), {
-      sent: resources.map((r) => ({ name: r.name, version: r.hash, any: r.any })),
+      sent: resources.map(sentResource),
       removed,
     });
   }

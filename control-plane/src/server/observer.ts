@@ -1,4 +1,5 @@
 // What the xDS server reports; observe/ turns it into logs, metrics and status.
+import type { EncodedResource } from '../cache/encode.ts';
 import type { NackOutcome } from '../cache/snapshot-cache.ts';
 import type { RefusalReason } from './auth/identity.ts';
 import type { NodeInfo } from './node.ts';
@@ -52,7 +53,11 @@ export interface DeltaChange {
   removed: readonly string[];
 }
 
-export interface DeltaChange {
-  sent: readonly SentResource[];
-  removed: readonly string[];
+/** What observers are told of a resource: made once per encoded resource, not per response. */
+const sentResources = new WeakMap<EncodedResource, SentResource>();
+
+export function sentResource(r: EncodedResource): SentResource {
+  let s = sentResources.get(r);
+  if (!s) sentResources.set(r, (s = { name: r.name, version: r.hash, any: r.any }));
+  return s;
 }

@@ -24,7 +24,7 @@ import { CLUSTER, ENDPOINT, LISTENER, PUSH_ORDER, ROUTE, WILDCARD_TYPES, isTypeU
 import { encodeResponseBody, withNonce, type DiscoveryRequest } from './discovery-messages.ts';
 import { authorizeClients } from './auth/authorize.ts';
 import { clustersReferenced, waitsForDependencies } from './make-before-break.ts';
-import type { SentResource, StreamRef } from './observer.ts';
+import { sentResource, type SentResource, type StreamRef } from './observer.ts';
 import type { StreamDeps } from './stream-deps.ts';
 import { newNonce } from './nonce.ts';
 import { openStream } from './stream-open.ts';
@@ -326,38 +326,21 @@ export class SotwStream {
   }
 }
 
-/** Per snapshot type (and control plane identifier): its response without a nonce. */
-const bodies = new WeakMap<TypeResources, { controlPlane: string; body: Uint8Array }>();
-
-/** The resources in the snapshot's order (a SotW response is a set: Envoy's subscription order,
- * which may differ between streams, does not matter). */
-function wholeTypeBody(whole: TypeResources, typeUrl: TypeUrl, controlPlane: string): Uint8Array {
-  const cached = bodies.get(whole);
-  if (cached?.controlPlane === controlPlane) return cached.body;
-  const body = encodeResponseBody({ versionInfo: whole.version, typeUrl, resources: [...whole.resources.values()].map((r) => r.any), controlPlane });
-  bodies.set(whole, { controlPlane, body });
-  return body;
-}
-
-/** What observers are told of a resource: made once per encoded resource, not per response. */
-const sentResources = new WeakMap<EncodedResource, SentResource>();
-
-function sentResource(r: EncodedResource): SentResource {
-  let s = sentResources.get(r);
-  if (!s) sentResources.set(r, (s = { name: r.name, version: r.hash, any: r.any }));
-  return s;
-}
-
 /** Whether the response carries a name the Envoy subscribed to that it was not sent before. */
 function addsNames(st: TypeState, resources: readonly EncodedResource[]): boolean {
   return resources.some((r) => st.names.has(r.name) && !st.sent.has(r.name));
 }
 
-/** Per snapshot type: its resources as a list, and as observers are told of them, made once for
- * every stream subscribed to all of it. */
-const wholeTypes = new WeakMap<TypeResources, { resources: EncodedResource[]; sent?: SentResource[] }>();
+/** Per snapshot type, made once for every stream subscribed to all of it: its resources as a list,
+ * as observers are told of them, and its response without a nonce (for one control plane id). */
+interface WholeType {
+  resources: EncodedResource[];
+  sent?: SentResource[];
+  body?: { controlPlane: string; bytes: Uint8Array };
+}
+const wholeTypes = new WeakMap<TypeResources, WholeType>();
 
-function wholeTypeEntry(t: TypeResources): { resources: EncodedResource[]; sent?: SentResource[] } {
+function wholeTypeEntry(t: TypeResources): WholeType {
   let w = wholeTypes.get(t);
   if (!w) wholeTypes.set(t, (w = { resources: [...t.resources.values()] }));
   return w;
@@ -371,4 +354,14 @@ function sentWholeType(t: TypeResources): SentResource[] {
   const w = wholeTypeEntry(t);
   w.sent ??= w.resources.map(sentResource);
   return w.sent;
+}
+
+/** The resources in the snapshot's order (a SotW response is a set: Envoy's subscription order,
+ * which may differ between streams, does not matter). */
+function wholeTypeBody(t: TypeResources, typeUrl: TypeUrl, controlPlane: string): Uint8Array {
+  const w = wholeTypeEntry(t);
+  if (w.body?.controlPlane !== controlPlane) {
+    w.body = { controlPlane, bytes: encodeResponseBody({ versionInfo: t.version, typeUrl, resources: w.resources.map((r) => r.any), controlPlane }) };
+  }
+  return w.body.bytes;
 }
